@@ -1,0 +1,212 @@
+"""Click-to-call by third-party call control (RFC 3725, flow I).
+
+The agent INVITEs the user's own address without an offer (the user's phones ring:
+INITIAL); the phone that answers sends an offer in its 200 (ACCEPTED); the agent INVITEs the
+destination with that offer (RINGING on 18x); the destination's answer goes back to the
+phone in the ACK (CONNECTED). The agent keeps both dialogs, so it can hang up either side
+itself, at any time, with no help from the phone or the PBX. It never touches media.
+
+Flow I holds the phone's 200 un-ACKed while the destination rings, so the ring timeout stays
+below the phone's 32 s 2xx retransmission limit.
+"""
+
+import logging
+
+from . import sdp, sip
+from .events import Call, CallEvent, Direction, call_event
+from .leg import Leg
+from .tracker import stable_call_id
+
+_logger = logging.getLogger(__name__)
+
+MAX_RING_TIMEOUT = 30.0
+
+
+class ClickToCall:
+    def __init__(self, agent, destination):
+        self.agent = agent
+        config = agent.config
+        host = agent.contact_host
+        self.device = Leg(
+            sip.new_call_id(host),
+            agent.aor,
+            agent.aor,
+            agent.aor,
+            local_name=f"Call {destination}",
+        )
+        self.far = Leg(
+            sip.new_call_id(host),
+            agent.aor,
+            agent.uri_for(destination),
+            agent.uri_for(destination),
+            local_name=config.display_name,
+        )
+        self.call = Call(
+            id=stable_call_id(agent.aor, self.device.call_id),
+            cid=self.device.call_id,
+            direction=Direction.OUTBOUND,
+            source=config.username,
+            sourceName=config.display_name,
+            destination=destination,
+        )
+        self.device_tx = None
+        self.far_tx = None
+        self.device_offer = b""
+        self.device_200 = None
+        self.state = "new"  # device-ringing, far-ringing, connected, ended
+        self.ring_timer = None
+        self.device_timer = None
+
+    @property
+    def call_ids(self):
+        return (self.device.call_id, self.far.call_id)
+
+    # -- placing the call ---------------------------------------------------------------
+
+    def start(self):
+        headers = list(self.agent.auto_answer_headers())
+        self.state = "device-ringing"
+        self.device_tx = self.agent.send_invite(self.device, b"", headers, self._device_response)
+        self.device_timer = self.agent.reactor.call_later(
+            self.agent.config.device_timeout, self._device_timeout
+        )
+
+    def _device_response(self, response):
+        if self.state != "device-ringing":
+            if 200 <= response.code < 300:
+                self._ack_and_bye(self.device, response)
+            return
+        if response.code < 200:
+            if response.code >= 180 and not self.call.status:
+                self._emit(CallEvent.INITIAL)
+            return
+        if response.code >= 300:
+            self._end(CallEvent.CANCEL, _device_failure_cause(response.code))
+            return
+        self.device.establish(response)
+        self.device.confirmed = True
+        self.device_200 = response
+        self.device_offer = response.body
+        if not self.call.status:
+            self._emit(CallEvent.INITIAL)
+        self._emit(CallEvent.ACCEPTED)
+        self._cancel_timer("device_timer")
+        self.state = "far-ringing"
+        self.far_tx = self.agent.send_invite(self.far, self.device_offer, [], self._far_response)
+        timeout = min(self.agent.config.ring_timeout, MAX_RING_TIMEOUT)
+        self.ring_timer = self.agent.reactor.call_later(timeout, self._ring_timeout)
+
+    def _far_response(self, response):
+        if self.state != "far-ringing":
+            if 200 <= response.code < 300:
+                self._ack_and_bye(self.far, response)
+            return
+        if response.code < 200:
+            if response.code in (180, 183) and self.call.status != CallEvent.RINGING.value:
+                self._emit(CallEvent.RINGING)
+            return
+        self._cancel_timer("ring_timer")
+        if response.code >= 300:
+            self._hang_up_device()
+            self._end(CallEvent.CANCEL, _far_failure_cause(response.code))
+            return
+        self.far.establish(response)
+        self.far.confirmed = True
+        self.agent.send_ack(self.far)
+        self.agent.send_ack(self.device, response.body, response.headers.get("Content-Type"))
+        if self.call.status != CallEvent.RINGING.value:
+            self._emit(CallEvent.RINGING)
+        self.state = "connected"
+        self._emit(CallEvent.CONNECTED)
+
+    # -- ending it ---------------------------------------------------------------------
+
+    def terminate(self, cause="terminated"):
+        if self.state == "device-ringing":
+            self.agent.transactions.cancel(self.device_tx, self.agent.via)
+            self._end(CallEvent.CANCEL, cause)
+        elif self.state == "far-ringing":
+            self.agent.transactions.cancel(self.far_tx, self.agent.via)
+            self._hang_up_device()
+            self._end(CallEvent.CANCEL, cause)
+        elif self.state == "connected":
+            self.agent.send_bye(self.device)
+            self.agent.send_bye(self.far)
+            self._end(CallEvent.HANGUP, cause)
+
+    def on_bye(self, leg):
+        """The phone or the far end hung up."""
+        other = self.far if leg is self.device else self.device
+        if self.state == "connected":
+            self.agent.send_bye(other)
+            cause = "local hangup" if leg is self.device else "remote hangup"
+            self._end(CallEvent.HANGUP, cause)
+        elif self.state == "far-ringing" and leg is self.device:
+            self.agent.transactions.cancel(self.far_tx, self.agent.via)
+            self._end(CallEvent.CANCEL, "cancelled")
+
+    def _hang_up_device(self):
+        if self.device_200 is not None and self.device.confirmed:
+            self.agent.send_ack(
+                self.device, sdp.refusal_answer(self.device_offer), "application/sdp"
+            )
+            self.agent.send_bye(self.device)
+
+    def _ack_and_bye(self, leg, response):
+        leg.establish(response)
+        self.agent.send_ack(leg)
+        self.agent.send_bye(leg)
+
+    def _device_timeout(self):
+        if self.state == "device-ringing":
+            self.agent.transactions.cancel(self.device_tx, self.agent.via)
+            self._end(CallEvent.CANCEL, "not answered on your phone")
+
+    def _ring_timeout(self):
+        if self.state == "far-ringing":
+            self.agent.transactions.cancel(self.far_tx, self.agent.via)
+            self._hang_up_device()
+            self._end(CallEvent.CANCEL, "no answer")
+
+    def _cancel_timer(self, name):
+        timer = getattr(self, name)
+        if timer:
+            timer.cancel()
+            setattr(self, name, None)
+
+    def _emit(self, name):
+        self.agent.emit(call_event(name, self.call))
+
+    def _end(self, name, cause):
+        if self.state == "ended":
+            return
+        self.state = "ended"
+        self._cancel_timer("ring_timer")
+        self._cancel_timer("device_timer")
+        self.call.cause = cause
+        self._emit(name)
+        self.agent.click_to_call_ended(self)
+
+
+def _device_failure_cause(code):
+    if code in (486, 600):
+        return "your phone is busy"
+    if code in (603, 403):
+        return "declined on your phone"
+    if code in (404, 480):
+        return "your phone is not registered"
+    if code == 487:
+        return "cancelled"
+    return f"your phone could not be reached ({code})"
+
+
+def _far_failure_cause(code):
+    if code in (486, 600):
+        return "busy"
+    if code in (408, 480, 487):
+        return "no answer"
+    if code in (404, 484, 604):
+        return "not found"
+    if code in (403, 603):
+        return "rejected"
+    return f"failed ({code})"

@@ -1,0 +1,208 @@
+"""SIP over WebSocket (RFC 7118) on websocket-client, with keepalive and reconnection.
+
+Each connection owns one reader thread that blocks on the socket and hands complete frames
+to the reactor. Connection attempts also run off the reactor thread, so a slow or dead PBX
+never stalls other users' agents.
+"""
+
+import logging
+import random
+import ssl
+import threading
+import time
+
+import websocket
+
+_logger = logging.getLogger(__name__)
+
+# Reader threads spend their life blocked in recv(); they need little stack.
+READER_STACK_SIZE = 256 * 1024
+
+
+class Backoff:
+    """Jittered exponential backoff ("full jitter"), without a retry limit."""
+
+    def __init__(self, base=0.5, cap=30.0):
+        self.base = base
+        self.cap = cap
+        self.attempts = 0
+
+    def next_delay(self):
+        delay = random.uniform(0, min(self.cap, self.base * (2**self.attempts)))  # noqa: S311
+        self.attempts = min(self.attempts + 1, 16)
+        return delay
+
+    def reset(self):
+        self.attempts = 0
+
+
+class WebSocketTransport:
+    """One SIP-over-WebSocket connection; callbacks run in the reactor thread.
+
+    :param on_open: ``on_open()`` once the handshake succeeded
+    :param on_frame: ``on_frame(text)`` for every SIP message received
+    :param on_close: ``on_close(reason)`` when an open connection or an attempt ends
+    """
+
+    def __init__(
+        self,
+        reactor,
+        url,
+        on_open,
+        on_frame,
+        on_close,
+        verify_tls=True,
+        ca_bundle=None,
+        keepalive=25.0,
+        connect_timeout=10.0,
+    ):
+        self.reactor = reactor
+        self.url = url
+        self.on_open = on_open
+        self.on_frame = on_frame
+        self.on_close = on_close
+        self.keepalive = keepalive
+        self.connect_timeout = connect_timeout
+        self.sslopt = {"cert_reqs": ssl.CERT_REQUIRED if verify_tls else ssl.CERT_NONE}
+        if ca_bundle:
+            self.sslopt["ca_certs"] = ca_bundle
+        if not verify_tls:
+            self.sslopt["check_hostname"] = False
+        self._ws = None
+        self._generation = 0
+        self._last_rx = 0.0
+        self._keepalive_timer = None
+
+    @property
+    def connected(self):
+        return self._ws is not None
+
+    def connect(self):
+        """Start one connection attempt; the outcome arrives as on_open or on_close."""
+        self._generation += 1
+        generation = self._generation
+        thread = _spawn(self._connect_and_read, generation, name="cti-ws-connect")
+        return thread
+
+    def send(self, data):
+        """Send one SIP message; returns False when there is no open connection."""
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            ws.send(data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
+            return True
+        except (OSError, websocket.WebSocketException) as exc:
+            _logger.info("CTI WebSocket send to %s failed: %s", self.url, exc)
+            self._drop(self._generation, f"send failed: {exc}")
+            return False
+
+    def close(self):
+        """Close for good (until the next connect); no on_close callback follows."""
+        self._generation += 1
+        ws, self._ws = self._ws, None
+        if self._keepalive_timer:
+            self._keepalive_timer.cancel()
+        if ws is not None:
+            _close_quietly(ws)
+
+    def _connect_and_read(self, generation):
+        try:
+            ws = websocket.create_connection(
+                self.url,
+                subprotocols=["sip"],
+                timeout=self.connect_timeout,
+                sslopt=self.sslopt,
+                enable_multithread=True,
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure means "not connected"
+            self.reactor.call_soon(self._attempt_failed, generation, _describe(exc))
+            return
+        if ws.subprotocol != "sip":
+            _close_quietly(ws)
+            self.reactor.call_soon(
+                self._attempt_failed, generation, "the server did not accept the 'sip' subprotocol"
+            )
+            return
+        ws.settimeout(None)
+        self.reactor.call_soon(self._opened, generation, ws)
+        reason = "closed by the PBX"
+        try:
+            while True:
+                opcode, payload = ws.recv_data(control_frame=True)
+                self._last_rx = time.monotonic()
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    break
+                if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY) and payload:
+                    if payload.strip():
+                        self.reactor.call_soon(self._deliver, generation, payload)
+        except Exception as exc:  # noqa: BLE001 - a broken connection, whatever the cause
+            reason = _describe(exc)
+        self.reactor.call_soon(self._drop, generation, reason)
+
+    def _opened(self, generation, ws):
+        if generation != self._generation:
+            _close_quietly(ws)
+            return
+        self._ws = ws
+        self._last_rx = time.monotonic()
+        self._schedule_keepalive()
+        self.on_open()
+
+    def _attempt_failed(self, generation, reason):
+        if generation == self._generation:
+            self.on_close(reason)
+
+    def _deliver(self, generation, payload):
+        if generation == self._generation:
+            self.on_frame(payload)
+
+    def _drop(self, generation, reason):
+        if generation != self._generation or self._ws is None:
+            return
+        self._generation += 1
+        ws, self._ws = self._ws, None
+        if self._keepalive_timer:
+            self._keepalive_timer.cancel()
+        _close_quietly(ws)
+        self.on_close(reason)
+
+    def _schedule_keepalive(self):
+        self._keepalive_timer = self.reactor.call_later(self.keepalive, self._keepalive_tick)
+
+    def _keepalive_tick(self):
+        ws = self._ws
+        if ws is None:
+            return
+        if time.monotonic() - self._last_rx > 2.5 * self.keepalive:
+            self._drop(self._generation, "no answer to keepalive pings")
+            return
+        try:
+            ws.ping()
+        except (OSError, websocket.WebSocketException) as exc:
+            self._drop(self._generation, f"keepalive failed: {exc}")
+            return
+        self._schedule_keepalive()
+
+
+def _spawn(target, *args, name):
+    previous = threading.stack_size()
+    try:
+        threading.stack_size(READER_STACK_SIZE)
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+    finally:
+        threading.stack_size(previous)
+    return thread
+
+
+def _close_quietly(ws):
+    try:
+        ws.close(timeout=1)
+    except Exception:  # noqa: BLE001, S110 - closing a dead socket may fail in many ways
+        pass
+
+
+def _describe(exc):
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
