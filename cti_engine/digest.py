@@ -3,9 +3,52 @@
 import hashlib
 import secrets
 
-from sipmessage import AuthChallenge, AuthCredentials, AuthParameters
+import re
 
 HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
+
+# sipmessage's AuthParameters splits on every comma, quoted or not, so it cannot read a
+# challenge such as qop="auth,auth-int" (RFC 7616 §3.3); challenges are read here instead.
+PARAM = re.compile(r'\s*([A-Za-z0-9_\-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,"]+)\s*(?:,|$)')
+QUOTED = ("username", "realm", "nonce", "uri", "response", "cnonce", "opaque")
+
+
+class Challenge:
+    """A parsed WWW-Authenticate or Proxy-Authenticate header."""
+
+    def __init__(self, scheme, parameters):
+        self.scheme = scheme
+        self.parameters = parameters
+
+    @classmethod
+    def parse(cls, value):
+        """:raises ValueError: when ``value`` is not ``scheme param=value, ...``"""
+        scheme, _, rest = value.strip().partition(" ")
+        parameters = {}
+        position = 0
+        rest = rest.strip()
+        while position < len(rest):
+            match = PARAM.match(rest, position)
+            if not match:
+                raise ValueError("malformed authentication challenge")
+            name, raw = match.group(1).lower(), match.group(2)
+            if raw.startswith('"'):
+                raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+            parameters[name] = raw
+            position = match.end()
+        if not scheme or not parameters:
+            raise ValueError("malformed authentication challenge")
+        return cls(scheme, parameters)
+
+
+def format_credentials(fields):
+    """Serialise digest credentials, quoting what RFC 7616 §3.4 says must be quoted."""
+    parts = []
+    for name, value in fields.items():
+        if name in QUOTED:
+            value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        parts.append(f"{name}={value}")
+    return "Digest " + ", ".join(parts)
 
 
 class UnsupportedChallenge(ValueError):
@@ -20,16 +63,17 @@ class DigestClient:
     was right and only the nonce expired.
     """
 
-    def __init__(self, username, password):
+    def __init__(self, username, password, new_cnonce=None):
         self.username = username
         self._password = password
+        self._new_cnonce = new_cnonce or (lambda: secrets.token_hex(8))
         self._nonce_counts = {}
 
     def __repr__(self):
         return f"DigestClient(username={self.username!r})"
 
-    def answer(self, challenge: AuthChallenge, method, uri, body=b""):
-        """Build the credentials for ``method uri`` answering ``challenge``.
+    def answer(self, challenge: Challenge, method, uri, body=b""):
+        """Build the Authorization header value for ``method uri`` answering ``challenge``.
 
         :raises UnsupportedChallenge: when the scheme or algorithm is unknown
         """
@@ -49,7 +93,7 @@ class DigestClient:
         realm = params.get("realm", "")
         nonce = params.get("nonce", "")
         qops = [q.strip() for q in params.get("qop", "").split(",") if q.strip()]
-        cnonce = secrets.token_hex(8)
+        cnonce = self._new_cnonce()
         ha1 = h(f"{self.username}:{realm}:{self._password}")
         if session:
             ha1 = h(f"{ha1}:{nonce}:{cnonce}")
@@ -74,7 +118,7 @@ class DigestClient:
             fields.update(response=h(f"{ha1}:{nonce}:{ha2}"), algorithm=algorithm)
         if "opaque" in params:
             fields["opaque"] = params["opaque"]
-        return AuthCredentials(scheme="Digest", parameters=AuthParameters(**fields))
+        return format_credentials(fields)
 
 
 def pick_challenge(response):
@@ -86,7 +130,7 @@ def pick_challenge(response):
     challenges = []
     for value in response.headers.getlist(name):
         try:
-            challenges.append(AuthChallenge.parse(value))
+            challenges.append(Challenge.parse(value))
         except ValueError:
             continue
     if not challenges:

@@ -26,6 +26,8 @@ def normalize_destination(value, default_country=None, max_extension_length=6):
     """
     if not isinstance(value, str):
         raise InvalidDestination("The number must be text.")
+    if any(not ch.isprintable() for ch in value):
+        raise InvalidDestination(f"{_shown(value)} contains control characters.")
     text = value.strip()
     if not text:
         raise InvalidDestination("The number is empty.")

@@ -143,7 +143,7 @@ class TransactionLayer:
             return False
         retry = ClientTransaction(tx.leg, None, tx.on_response, tx.build)
         retry.auth_attempts = tx.auth_attempts
-        retry.request = tx.build([(header, str(credentials))])
+        retry.request = tx.build([(header, credentials)])
         self._launch(retry)
         return True
 
