@@ -1,9 +1,8 @@
 """HTTP digest authentication for SIP (RFC 2617, RFC 7616, RFC 8760): MD5 and SHA-256."""
 
 import hashlib
-import secrets
-
 import re
+import secrets
 
 HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 
@@ -46,8 +45,10 @@ def format_credentials(fields):
     parts = []
     for name, value in fields.items():
         if name in QUOTED:
-            value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        parts.append(f"{name}={value}")
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'{name}="{escaped}"')
+        else:
+            parts.append(f"{name}={value}")
     return "Digest " + ", ".join(parts)
 
 

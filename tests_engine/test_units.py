@@ -1,6 +1,7 @@
 """Engine parts that need no network peer: numbers, digest, SIP and dialog-info parsing."""
 
 import pytest
+
 from cti_engine import dialoginfo, sip
 from cti_engine.digest import Challenge, DigestClient
 from cti_engine.phone import InvalidDestination, caller_number, normalize_destination
