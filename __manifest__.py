@@ -8,9 +8,20 @@
     "license": "LGPL-3",
     "depends": ["mail", "contacts", "crm", "phone_validation", "bus"],
     "external_dependencies": {
-        "python": ["phonenumbers", "websocket", "sipmessage", "psycopg2"],
+        "python": ["phonenumbers", "websocket-client", "sipmessage", "psycopg2"],
     },
-    "data": [],
+    "data": [
+        "security/cti_connector_security.xml",
+        "security/ir.model.access.csv",
+        "views/cti_pbx_views.xml",
+        "views/cti_account_views.xml",
+        "views/cti_call_views.xml",
+        "views/res_users_views.xml",
+        "views/cti_connector_menus.xml",
+    ],
+    "demo": [
+        "demo/cti_demo.xml",
+    ],
     "installable": True,
     "application": True,
 }

@@ -1,0 +1,7 @@
+from . import (
+    cti_account,  # noqa: F401
+    cti_call,  # noqa: F401
+    cti_command,  # noqa: F401
+    cti_pbx,  # noqa: F401
+    res_users,  # noqa: F401
+)

@@ -1,0 +1,95 @@
+from odoo import api, fields, models
+
+CTI_USER_FIELDS = ["cti_account_id", "cti_username", "cti_auto_login"]
+
+
+class ResUsers(models.Model):
+    """The user's own CTI settings, editable from their preferences.
+
+    ``cti_password`` is write-only: it always reads empty, and a value written to it
+    replaces the account's SIP password. The preferences form thus never sends the
+    password to the browser, and ``session_info`` (built from ``res.users``) cannot
+    carry it.
+    """
+
+    _inherit = "res.users"
+
+    cti_account_id = fields.Many2one(
+        "cti.account",
+        string="CTI Account",
+        compute="_compute_cti_account_id",
+        groups="base.group_user",
+    )
+    cti_username = fields.Char(
+        string="Extension",
+        compute="_compute_cti_settings",
+        inverse="_inverse_cti_username",
+        groups="base.group_user",
+    )
+    cti_auto_login = fields.Boolean(
+        string="Log In to the PBX Automatically",
+        compute="_compute_cti_settings",
+        inverse="_inverse_cti_auto_login",
+        groups="base.group_user",
+    )
+    cti_password = fields.Char(
+        string="New SIP Password",
+        compute="_compute_cti_password",
+        inverse="_inverse_cti_password",
+        groups="base.group_user",
+        help="Leave empty to keep the current SIP password.",
+    )
+
+    @property
+    def SELF_READABLE_FIELDS(self):
+        return super().SELF_READABLE_FIELDS + CTI_USER_FIELDS + ["cti_password"]
+
+    @property
+    def SELF_WRITEABLE_FIELDS(self):
+        return super().SELF_WRITEABLE_FIELDS + ["cti_username", "cti_auto_login", "cti_password"]
+
+    def _compute_cti_account_id(self):
+        accounts = (
+            self.env["cti.account"].sudo().search([("user_id", "in", self.ids)]).grouped("user_id")
+        )
+        for user in self:
+            user.cti_account_id = accounts.get(user._origin, self.env["cti.account"])[:1]
+
+    @api.depends("cti_account_id")
+    def _compute_cti_settings(self):
+        for user in self:
+            account = user.cti_account_id.sudo()
+            user.cti_username = account.username
+            user.cti_auto_login = account.auto_login
+
+    def _compute_cti_password(self):
+        for user in self:
+            user.cti_password = False
+
+    def _cti_account_as_user(self):
+        """The user's CTI account in an environment without superuser rights, so that the
+        account's own access rules decide who may change it (its owner or a CTI manager),
+        also when ``res.users`` writes the user's own fields as superuser.
+
+        :return: ``cti.account`` recordset, empty when the user has no account
+        """
+        self.ensure_one()
+        return self.cti_account_id.with_env(self.env(su=False))
+
+    def _inverse_cti_username(self):
+        for user in self:
+            account = user._cti_account_as_user()
+            if account and user.cti_username:
+                account.username = user.cti_username
+
+    def _inverse_cti_auto_login(self):
+        for user in self:
+            account = user._cti_account_as_user()
+            if account:
+                account.auto_login = user.cti_auto_login
+
+    def _inverse_cti_password(self):
+        for user in self:
+            account = user._cti_account_as_user()
+            if account and user.cti_password:
+                account.password = user.cti_password

@@ -1,0 +1,79 @@
+from odoo.tests import TransactionCase, new_test_user
+
+CTI_USER_GROUPS = "base.group_user,cti_connector.group_cti_user"
+CTI_MANAGER_GROUPS = "base.group_user,cti_connector.group_cti_manager"
+
+
+def create_cti_users(env):
+    """Two CTI users, a CTI manager, an internal user without CTI and a portal user.
+
+    :return: dict of ``res.users`` records by role
+    """
+    return {
+        "alice": new_test_user(env, "cti_test_alice", groups=CTI_USER_GROUPS),
+        "bob": new_test_user(env, "cti_test_bob", groups=CTI_USER_GROUPS),
+        "manager": new_test_user(env, "cti_test_manager", groups=CTI_MANAGER_GROUPS),
+        "plain": new_test_user(env, "cti_test_plain", groups="base.group_user"),
+        "portal": new_test_user(env, "cti_test_portal", groups="base.group_portal"),
+    }
+
+
+def create_cti_accounts(env, pbx, users):
+    """An account with a known SIP password for alice and for bob.
+
+    :return: ``(alice_account, bob_account)``
+    """
+    Account = env["cti.account"]
+    return (
+        Account.create(
+            {
+                "user_id": users["alice"].id,
+                "pbx_id": pbx.id,
+                "username": "2001",
+                "password": "alice-sip-secret",
+            }
+        ),
+        Account.create(
+            {
+                "user_id": users["bob"].id,
+                "pbx_id": pbx.id,
+                "username": "2002",
+                "password": "bob-sip-secret",
+            }
+        ),
+    )
+
+
+class CtiCommon(TransactionCase):
+    """A PBX, the users of :func:`create_cti_users` as attributes, their accounts and one
+    call each for alice and bob."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pbx = cls.env["cti.pbx"].create(
+            {"name": "Test PBX", "ws_url": "wss://pbx.example.com:8089/ws", "domain": "example.com"}
+        )
+        users = create_cti_users(cls.env)
+        cls.alice = users["alice"]
+        cls.bob = users["bob"]
+        cls.manager = users["manager"]
+        cls.plain = users["plain"]
+        cls.portal = users["portal"]
+        cls.account_alice, cls.account_bob = create_cti_accounts(cls.env, cls.pbx, users)
+        cls.call_alice = cls.create_call(cls.alice, "call-alice")
+        cls.call_bob = cls.create_call(cls.bob, "call-bob")
+
+    @classmethod
+    def create_call(cls, user, sip_call_id, **values):
+        return cls.env["cti.call"].create(
+            {
+                "direction": "outbound",
+                "status": "answered",
+                "source": "2001",
+                "destination": "+4930123456",
+                "user_id": user.id,
+                "sip_call_id": sip_call_id,
+                **values,
+            }
+        )

@@ -1,0 +1,51 @@
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
+
+from .common import CtiCommon
+
+
+@tagged("post_install", "-at_install")
+class TestPreferences(CtiCommon):
+    def test_user_reads_own_settings_but_not_the_password(self):
+        values = self.alice.with_user(self.alice).read(
+            ["cti_account_id", "cti_username", "cti_auto_login", "cti_password"]
+        )[0]
+        self.assertEqual(values["cti_account_id"][0], self.account_alice.id)
+        self.assertEqual(values["cti_username"], "2001")
+        self.assertFalse(values["cti_auto_login"])
+        self.assertFalse(values["cti_password"])
+
+    def test_user_edits_own_settings(self):
+        self.alice.with_user(self.alice).write(
+            {"cti_username": "2021", "cti_auto_login": True, "cti_password": "alice-new"}
+        )
+        self.assertEqual(self.account_alice.username, "2021")
+        self.assertTrue(self.account_alice.auto_login)
+        self.assertEqual(self.account_alice.password, "alice-new")
+
+    def test_empty_password_keeps_the_current_one(self):
+        self.alice.with_user(self.alice).write({"cti_password": False, "cti_username": "2031"})
+        self.assertEqual(self.account_alice.password, "alice-sip-secret")
+
+    def test_nobody_else_sets_my_password(self):
+        user_admin = new_test_user(
+            self.env, "cti_test_user_admin", groups="base.group_user,base.group_erp_manager"
+        )
+        for user in (self.bob, user_admin):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                self.alice.with_user(user).write({"cti_password": "hijacked"})
+        self.assertEqual(self.account_alice.password, "alice-sip-secret")
+
+    def test_preferences_form(self):
+        view = self.env.ref("base.view_users_form_simple_modif")
+        arch = self.env["res.users"].with_user(self.alice).get_view(view.id)["arch"]
+        self.assertIn('name="cti_password"', arch)
+        arch = self.env["res.users"].with_user(self.plain).get_view(view.id)["arch"]
+        self.assertNotIn('name="cti_password"', arch)
+        self.assertIn('name="lang"', arch)
+
+    def test_users_without_account(self):
+        values = self.plain.with_user(self.plain).read(["cti_account_id", "cti_username"])[0]
+        self.assertFalse(values["cti_account_id"])
+        self.plain.with_user(self.plain).write({"cti_username": "2099"})
+        self.assertFalse(self.env["cti.account"].search([("user_id", "=", self.plain.id)]))

@@ -1,0 +1,108 @@
+"""Fixtures for tests against the real-PBX lab (Kamailio, baresip, SIPp).
+
+Nothing is skipped: a missing program fails the test with an install hint.
+Every fixture stops its processes at teardown, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from pbx import lab  # noqa: E402
+
+LAB_USERS = {
+    "1001": "secret1001",
+    "1002": "secret1002",
+    "1003": "secret1003",
+}
+LAB_DOMAIN = "pbx.test"
+
+
+def _require(*names: str) -> None:
+    for name in names:
+        try:
+            lab.require_binary(name)
+        except lab.LabError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def lab_dir(tmp_path: Path) -> Path:
+    """Per-test run directory holding every config and log of the lab."""
+    return tmp_path
+
+
+@pytest.fixture
+def sipp(lab_dir: Path):
+    """SIPp factory; ``sipp.gateway`` is the PSTN gateway address Kamailio uses."""
+    _require("sipp")
+    factory = lab.SippFactory(lab_dir)
+    yield factory
+    factory.stop()
+
+
+@pytest.fixture
+def kamailio(lab_dir: Path, sipp):
+    """A running Kamailio with users 1001..1003 (password ``secret<user>``)."""
+    _require("kamailio")
+    pbx = lab.Kamailio(lab_dir, users=LAB_USERS, domain=LAB_DOMAIN, gateway=sipp.gateway)
+    try:
+        pbx.start()
+    except lab.LabError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield pbx
+    pbx.stop()
+    print(f"\n[lab] kamailio log: {pbx.log_path}")
+
+
+@pytest.fixture
+def baresip_factory(lab_dir: Path, kamailio):
+    """``baresip_factory("1001", auto_answer=False)`` -> a registered Baresip."""
+    _require("baresip")
+    phones: list[lab.Baresip] = []
+
+    def make(user: str, auto_answer: bool = False, password: str | None = None) -> lab.Baresip:
+        phone = lab.Baresip(
+            lab_dir,
+            user,
+            password if password is not None else LAB_USERS[user],
+            kamailio,
+            auto_answer=auto_answer,
+        )
+        phones.append(phone)
+        phone.start()
+        phone.wait_registered()
+        return phone
+
+    yield make
+    for phone in phones:
+        phone.stop()
+
+
+@pytest.fixture
+def ws_client_factory(kamailio):
+    """``ws_client_factory("1001")`` -> a connected raw SIP-over-WebSocket client."""
+    from pbx.wsraw import RawWsSip
+
+    clients: list[RawWsSip] = []
+
+    def make(user: str, password: str | None = None) -> RawWsSip:
+        client = RawWsSip(
+            kamailio.ws_url,
+            user,
+            kamailio.domain,
+            password if password is not None else LAB_USERS.get(user),
+        )
+        clients.append(client)
+        return client.connect()
+
+    yield make
+    for client in clients:
+        client.close()
