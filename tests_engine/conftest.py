@@ -7,6 +7,7 @@ Every fixture stops its processes at teardown, whatever the outcome.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,51 @@ def ws_client_factory(kamailio):
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def reactor():
+    """A running engine reactor, stopped at teardown."""
+    from cti_engine import Reactor
+
+    loop = Reactor().start()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture
+def agent_factory(kamailio, reactor):
+    """``agent_factory("1001", **options)`` -> (UserAgent, EventRecorder) on the lab PBX."""
+    from recorder import EventRecorder
+
+    from cti_engine import AgentConfig, UserAgent
+
+    agents = []
+
+    def make(user="1001", password=None, ws_url=None, **options):
+        recorder = EventRecorder()
+        config = AgentConfig(
+            ws_url=ws_url or kamailio.ws_url,
+            domain=kamailio.domain,
+            username=user,
+            password=LAB_USERS[user] if password is None else password,
+            display_name=f"User {user}",
+            default_country="DE",
+            **options,
+        )
+        agent = UserAgent(config, reactor, recorder)
+        agents.append(agent)
+        return agent, recorder
+
+    yield make
+    for agent in agents:
+        agent.logout()
+    time.sleep(0.2)
+
+
+def ready_agent(agent_factory, user="1001", **options):
+    """An agent logged in and READY."""
+    agent, events = agent_factory(user, **options)
+    agent.login()
+    events.wait_for("READY")
+    return agent, events

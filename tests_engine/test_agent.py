@@ -3,52 +3,10 @@
 import time
 
 import pytest
-from conftest import LAB_USERS
-from recorder import EventRecorder
-
-from cti_engine import AgentConfig, Reactor, UserAgent
+from conftest import ready_agent
 
 CALLER = "+4930123456"
 FAR_END = "+4989555000"
-
-
-@pytest.fixture
-def reactor():
-    loop = Reactor().start()
-    yield loop
-    loop.stop()
-
-
-@pytest.fixture
-def agent_factory(kamailio, reactor):
-    agents = []
-
-    def make(user="1001", password=None, **options):
-        recorder = EventRecorder()
-        config = AgentConfig(
-            ws_url=kamailio.ws_url,
-            domain=kamailio.domain,
-            username=user,
-            password=LAB_USERS[user] if password is None else password,
-            display_name=f"User {user}",
-            default_country="DE",
-            **options,
-        )
-        agent = UserAgent(config, reactor, recorder)
-        agents.append(agent)
-        return agent, recorder
-
-    yield make
-    for agent in agents:
-        agent.logout()
-    time.sleep(0.2)
-
-
-def ready_agent(agent_factory, user="1001", **options):
-    agent, events = agent_factory(user, **options)
-    agent.login()
-    events.wait_for("READY")
-    return agent, events
 
 
 def test_login_logout(agent_factory):
