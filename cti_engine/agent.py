@@ -25,6 +25,7 @@ from .transport import Backoff, WebSocketTransport
 _logger = logging.getLogger(__name__)
 
 DIALOG_INFO = "application/dialog-info+xml"
+CONNECTION_LOST = "connection to the PBX lost"
 
 
 @dataclasses.dataclass
@@ -89,6 +90,7 @@ class UserAgent:
         self._outage_reported = False
         self._click_to_calls = {}  # call id -> ClickToCall
         self._legs = {}  # SIP Call-ID -> (ClickToCall, Leg)
+        self._to_tear_down = []  # ClickToCall whose legs to hang up once reconnected
 
     # -- public API (any thread) ----------------------------------------------------------
 
@@ -209,6 +211,7 @@ class UserAgent:
             )
             self.transport.send(sip.serialize(request))
         self._stop_timers()
+        self._to_tear_down.clear()
         self.transactions.clear()
         self.transport.close()
         self._subscription = None
@@ -217,6 +220,14 @@ class UserAgent:
 
     def _on_open(self):
         self._subscribe()
+        orphans, self._to_tear_down = self._to_tear_down, []
+        for c2c in orphans:
+            c2c.tear_down()
+
+    def _abandon_click_to_calls(self, cause):
+        for c2c in list(self._click_to_calls.values()):
+            if c2c.connection_lost(cause):
+                self._to_tear_down.append(c2c)
 
     def _subscribe(self):
         leg = Leg(
@@ -290,6 +301,9 @@ class UserAgent:
         self._send_subscribe(leg)
 
     def _fail(self, message):
+        for c2c in list(self._click_to_calls.values()):
+            c2c.terminate(CONNECTION_LOST)  # while the connection is still there
+        self._to_tear_down.clear()
         self.state = "failed"
         self._stop_timers()
         self.transactions.clear()
@@ -304,6 +318,7 @@ class UserAgent:
             self._refresh_timer.cancel()
         if self.state in ("logged_out", "failed"):
             return
+        self._abandon_click_to_calls(CONNECTION_LOST)
         if not self._outage_reported:
             self._outage_reported = True
             if self.state == "ready":
@@ -389,7 +404,9 @@ class UserAgent:
         state = (request.headers.get("Subscription-State") or "").split(";", 1)[0].strip().lower()
         body = request.body
         content_type = (request.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        if body and content_type == DIALOG_INFO:
+        if not body and state in ("active", "pending"):
+            self.tracker.apply_empty()
+        elif body and content_type == DIALOG_INFO:
             try:
                 info = dialoginfo.parse(body)
             except dialoginfo.MalformedDocument as exc:

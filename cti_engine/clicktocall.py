@@ -56,6 +56,7 @@ class ClickToCall:
         self.state = "new"  # device-ringing, far-ringing, connected, ended
         self.ring_timer = None
         self.device_timer = None
+        self.lost_state = None  # the state when the connection dropped, see connection_lost
 
     @property
     def call_ids(self):
@@ -133,6 +134,39 @@ class ClickToCall:
             self.agent.send_bye(self.device)
             self.agent.send_bye(self.far)
             self._end(CallEvent.HANGUP, cause)
+
+    def connection_lost(self, cause):
+        """The WebSocket to the PBX dropped: this call has lost its signalling path.
+
+        The peers' in-dialog requests (BYE, re-INVITE) are routed to the connection that is
+        gone, and the two dialogs are only joined through this agent, so the call can no
+        longer be followed or controlled, and one side hanging up would leave the other one
+        up. It ends now (HANGUP if connected, CANCEL before) and the legs that were up are
+        hung up by :meth:`tear_down` once a new connection is open, so that the event is
+        true. Returns True when there is something to tear down.
+        """
+        lost_state = self.state
+        if lost_state == "connected":
+            self._end(CallEvent.HANGUP, cause)
+        elif lost_state in ("device-ringing", "far-ringing"):
+            # A pending INVITE cannot be CANCELled over another connection (the PBX may not
+            # even remember its transaction); the phone or the far end times out by itself.
+            self._end(CallEvent.CANCEL, cause)
+        self.lost_state = lost_state
+        return lost_state in ("connected", "far-ringing")
+
+    def tear_down(self):
+        """Hang up, over the new connection, the legs that were up when the old one dropped.
+
+        In-dialog requests follow the route set, so any instance of the PBX can relay them.
+        """
+        if self.lost_state == "connected":
+            if self.device.confirmed:
+                self.agent.send_bye(self.device)
+            if self.far.confirmed:
+                self.agent.send_bye(self.far)
+        elif self.lost_state == "far-ringing":
+            self._hang_up_device()
 
     def on_bye(self, leg):
         """The phone or the far end hung up."""

@@ -13,6 +13,10 @@ from .phone import caller_number
 
 RINGING_STATES = ("trying", "proceeding", "early")
 FINISHED_MEMORY = 300.0  # seconds a finished call is remembered, longer than any lingering
+# Why a call ends when the PBX, after a new SUBSCRIBE, reports no state at all (e.g. Kamailio
+# restarted and lost its dialogs): the call may still be up on the phone, but nobody can
+# follow it any more, so saying "hangup" would be a guess.
+NOT_REPORTED = "no longer reported by the PBX"
 
 
 def stable_call_id(aor, sip_call_id):
@@ -37,6 +41,21 @@ class CallTracker:
         """A fresh SUBSCRIBE: versions restart and the next full document resynchronises."""
         self._last_version = None
         self._first_document = True
+
+    def apply_empty(self):
+        """The first NOTIFY of a subscription came without a document.
+
+        Kamailio (presence with no published state) sends that: the PBX knows no dialog of
+        the user. Calls still tracked from before the new subscription are ended now rather
+        than whenever the next document arrives, which may be hours later or never.
+        Returns False when this is not the first NOTIFY (then it says nothing).
+        """
+        if not self._first_document:
+            return False
+        self._first_document = False
+        for key in list(self._calls):
+            self._finish(key, NOT_REPORTED)
+        return True
 
     @property
     def active_calls(self):

@@ -563,6 +563,16 @@ ctrl_tcp_listen\t\t{LOOPBACK}:{self.ctrl_port}
             self._sock = None
         self._kill()
 
+    def restart(self) -> Baresip:
+        """Restart and register again, as a phone does after the PBX lost its location table
+        (Kamailio keeps registrations in memory: a restart forgets every phone)."""
+        self.stop()
+        with self._events_cv:
+            self.events.clear()
+        self.start()
+        self.wait_registered()
+        return self
+
     def _log_tail(self, lines: int = 30) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
