@@ -264,7 +264,10 @@ class UserAgent:
         if response.code < 300:
             leg.establish(response)
             leg.confirmed = True
-            expires = response.expires or self.config.subscribe_expires
+            try:
+                expires = response.expires or self.config.subscribe_expires
+            except ValueError:  # an unreadable Expires: keep asking for what we asked
+                expires = self.config.subscribe_expires
             self._refresh_timer = self.reactor.call_later(max(5, expires * 0.8), self._refresh)
             if self.state != "ready":
                 self.state = "ready"
@@ -352,10 +355,21 @@ class UserAgent:
                 "CTI %s: ignored a malformed message from the PBX: %s", self.config.username, exc
             )
             return
-        if isinstance(message, Response):
-            self._on_response(message)
-        else:
-            self._on_request(message)
+        try:
+            if isinstance(message, Response):
+                self._on_response(message)
+            else:
+                self._on_request(message)
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            # sipmessage parses some headers (Contact, Record-Route, Expires) only when read:
+            # a PBX message broken there fails here, and is one bad message like any other.
+            _logger.warning(
+                "CTI %s: could not act on a message from the PBX: %s: %s",
+                self.config.username,
+                type(exc).__name__,
+                exc,
+            )
+            _logger.debug("CTI %s: the message was %r", self.config.username, frame[:2000])
 
     def _on_response(self, response):
         if self.transactions.handle_response(response):

@@ -57,7 +57,10 @@ def parse(body):
     :raises MalformedDocument: for anything but a well-formed, DTD-free dialog-info document
     """
     if isinstance(body, str):
-        body = body.encode("utf-8")
+        try:
+            body = body.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise MalformedDocument("not encodable as UTF-8") from exc
     if len(body) > MAX_DOCUMENT_BYTES:
         raise MalformedDocument("document too large")
     if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():

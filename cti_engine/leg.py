@@ -33,10 +33,10 @@ class Leg:
         tag = sip.header_param(to, "tag")
         if tag:
             self.remote_tag = tag
-        contacts = response.contact
+        contacts = _read(response, "contact")
         if contacts:
             self.remote_target = str(contacts[0].uri)
-        routes = response.record_route
+        routes = _read(response, "record_route")
         if routes:
             self.route_set = [str(address) for address in reversed(routes)]
 
@@ -45,10 +45,10 @@ class Leg:
         tag = sip.header_param(request.headers.get("From", ""), "tag")
         if tag and not self.remote_tag:
             self.remote_tag = tag
-            contacts = request.contact
+            contacts = _read(request, "contact")
             if contacts:
                 self.remote_target = str(contacts[0].uri)
-            routes = request.record_route
+            routes = _read(request, "record_route")
             if routes:
                 self.route_set = [str(address) for address in routes]
 
@@ -92,3 +92,15 @@ class Leg:
         if content_type:
             request.headers.add("Content-Type", content_type)
         return request
+
+
+def _read(message, attribute):
+    """A header sipmessage parses only when read; None when the peer wrote it unreadably.
+
+    The dialog then keeps what it had (the request URI, no route set): better than a
+    half-established dialog, and the peer that broke its own header gets what it asked for.
+    """
+    try:
+        return getattr(message, attribute)
+    except ValueError:
+        return None

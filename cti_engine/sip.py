@@ -24,7 +24,10 @@ def parse(frame):
     :raises MalformedMessage: with a short reason, never anything else
     """
     if isinstance(frame, str):
-        frame = frame.encode("utf-8", "surrogateescape")
+        try:
+            frame = frame.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise MalformedMessage("not encodable as UTF-8") from exc
     if len(frame) > MAX_MESSAGE_BYTES:
         raise MalformedMessage(f"message of {len(frame)} bytes exceeds {MAX_MESSAGE_BYTES}")
     head, sep, body = frame.partition(b"\r\n\r\n")

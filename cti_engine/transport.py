@@ -114,6 +114,9 @@ class WebSocketTransport:
                 timeout=self.connect_timeout,
                 sslopt=self.sslopt,
                 enable_multithread=True,
+                # A text frame that is not UTF-8 is one bad message for the SIP parser to
+                # refuse, not a reason to drop the connection and resynchronise every call.
+                skip_utf8_validation=True,
             )
         except Exception as exc:  # noqa: BLE001 - every failure means "not connected"
             self.reactor.call_soon(self._attempt_failed, generation, _describe(exc))
