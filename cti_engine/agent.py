@@ -91,6 +91,7 @@ class UserAgent:
         self._click_to_calls = {}  # call id -> ClickToCall
         self._legs = {}  # SIP Call-ID -> (ClickToCall, Leg)
         self._to_tear_down = []  # ClickToCall whose legs to hang up once reconnected
+        self._bridges = set()  # transferred ClickToCall still joining far end and target
 
     # -- public API (any thread) ----------------------------------------------------------
 
@@ -113,13 +114,13 @@ class UserAgent:
         self.reactor.call_soon(self._terminate, call_id)
 
     def transfer(self, call_id, destination):
-        self.reactor.call_soon(self._unsupported_control, call_id, "transfer")
+        self.reactor.call_soon(self._transfer, call_id, destination)
 
     def hold(self, call_id):
-        self.reactor.call_soon(self._unsupported_control, call_id, "hold")
+        self.reactor.call_soon(self._control, call_id, "hold")
 
     def resume(self, call_id):
-        self.reactor.call_soon(self._unsupported_control, call_id, "resume")
+        self.reactor.call_soon(self._control, call_id, "resume")
 
     # -- helpers used by ClickToCall ------------------------------------------------------
 
@@ -175,8 +176,19 @@ class UserAgent:
         )
         leg.confirmed = False
 
+    def add_leg(self, c2c, leg):
+        """A leg the agent places for ``c2c``: routed to it, never shown as a call."""
+        self._legs[leg.call_id] = (c2c, leg)
+        self.tracker.own_call_ids.add(leg.call_id)
+
+    def click_to_call_transferred(self, c2c):
+        """The user's call ended by transfer; the agent still bridges the two other sides."""
+        self._click_to_calls.pop(c2c.call.id, None)
+        self._bridges.add(c2c)
+
     def click_to_call_ended(self, c2c):
         self._click_to_calls.pop(c2c.call.id, None)
+        self._bridges.discard(c2c)
         # Keep suppressing its legs while the PBX still lists them as terminated dialogs.
         self.reactor.call_later(FINISHED_MEMORY, self._forget_legs, c2c)
 
@@ -202,7 +214,7 @@ class UserAgent:
             return
         was_ready = self.state == "ready"
         self.state = "logged_out"
-        for c2c in list(self._click_to_calls.values()):
+        for c2c in [*self._click_to_calls.values(), *self._bridges]:
             c2c.terminate("logged out")
         if was_ready and self._subscription is not None:
             leg = self._subscription
@@ -225,7 +237,7 @@ class UserAgent:
             c2c.tear_down()
 
     def _abandon_click_to_calls(self, cause):
-        for c2c in list(self._click_to_calls.values()):
+        for c2c in [*self._click_to_calls.values(), *self._bridges]:
             if c2c.connection_lost(cause):
                 self._to_tear_down.append(c2c)
 
@@ -455,9 +467,8 @@ class UserAgent:
             return
         c2c = ClickToCall(self, number)
         self._click_to_calls[c2c.call.id] = c2c
-        for call_id, leg in zip(c2c.call_ids, (c2c.device, c2c.far), strict=False):
-            self._legs[call_id] = (c2c, leg)
-            self.tracker.own_call_ids.add(call_id)
+        for leg in (c2c.device, c2c.far):
+            self.add_leg(c2c, leg)
         c2c.start()
 
     def _answer(self, call_id):
@@ -478,10 +489,36 @@ class UserAgent:
             return
         self.emit(activity("INFO", "This call cannot be ended from Odoo: hang up on your phone."))
 
+    def _control(self, call_id, action):
+        c2c = self._click_to_calls.get(call_id)
+        if c2c is not None:
+            refusal = c2c.hold() if action == "hold" else c2c.resume()
+            if refusal:
+                self.emit(activity("INFO", refusal))
+            return
+        self._unsupported_control(call_id, action)
+
+    def _transfer(self, call_id, destination):
+        try:
+            number = normalize_destination(
+                destination, self.config.default_country, self.config.max_extension_length
+            )
+        except InvalidDestination as exc:
+            self.emit(activity("ERROR", str(exc)))
+            return
+        c2c = self._click_to_calls.get(call_id)
+        if c2c is not None:
+            refusal = c2c.transfer(number)
+            if refusal:
+                self.emit(activity("INFO", refusal))
+            return
+        self._unsupported_control(call_id, "transfer")
+
     def _unsupported_control(self, call_id, action):
-        if call_id not in self._click_to_calls and self.tracker.find(call_id)[1] is None:
+        if self.tracker.find(call_id)[1] is None:
             self.emit(activity("ERROR", f"No call {call_id} to {action}."))
             return
+        # A call the agent only observes: its signalling does not pass through the agent.
         self.emit(activity("INFO", f"{action.capitalize()} is not available for this call yet."))
 
 

@@ -8,18 +8,27 @@ itself, at any time, with no help from the phone or the PBX. It never touches me
 
 Flow I holds the phone's 200 un-ACKed while the destination rings, so the ring timeout stays
 below the phone's 32 s 2xx retransmission limit.
+
+Holding the dialogs is also what makes hold and transfer possible without the phone's help:
+hold re-offers each side the other's session description marked ``sendonly`` (RFC 3264
+§8.4), resume re-offers it ``sendrecv``. Transfer is RFC 3725 flow I again, towards the new
+destination: INVITE it without an offer, re-INVITE the far end with the offer it returns,
+ACK it with the far end's answer, then hang up the user's phone. The agent stays between the
+far end and the new destination (it relays their BYE) but the user's call has ended
+(HANGUP, cause ``transferred``).
 """
 
 import logging
 
 from . import sdp, sip
-from .events import Call, CallEvent, Direction, call_event
+from .events import Call, CallEvent, Direction, activity, call_event
 from .leg import Leg
 from .tracker import stable_call_id
 
 _logger = logging.getLogger(__name__)
 
 MAX_RING_TIMEOUT = 30.0
+TALKING = ("connected", "on-hold")
 
 
 class ClickToCall:
@@ -57,10 +66,19 @@ class ClickToCall:
         self.ring_timer = None
         self.device_timer = None
         self.lost_state = None  # the state when the connection dropped, see connection_lost
+        self.far_sdp = b""  # the far end's session description (its answer)
+        self.reoffers = {}  # id(leg) -> times we re-offered that leg a description
+        self.busy = False  # a hold, resume or transfer is under way
+        self.target = None  # the transfer destination's leg
+        self.target_tx = None
+        self.target_timer = None
 
     @property
     def call_ids(self):
-        return (self.device.call_id, self.far.call_id)
+        ids = [self.device.call_id, self.far.call_id]
+        if self.target is not None:
+            ids.append(self.target.call_id)
+        return tuple(ids)
 
     # -- placing the call ---------------------------------------------------------------
 
@@ -113,12 +131,142 @@ class ClickToCall:
             return
         self.far.establish(response)
         self.far.confirmed = True
+        self.far_sdp = response.body
         self.agent.send_ack(self.far)
         self.agent.send_ack(self.device, response.body, response.headers.get("Content-Type"))
         if self.call.status != CallEvent.RINGING.value:
             self._emit(CallEvent.RINGING)
         self.state = "connected"
         self._emit(CallEvent.CONNECTED)
+
+    # -- hold, resume, transfer ----------------------------------------------------------
+
+    def hold(self):
+        return self._set_direction("sendonly", "on-hold", CallEvent.ON_HOLD, "hold")
+
+    def resume(self):
+        return self._set_direction("sendrecv", "connected", CallEvent.CONNECTED, "resume")
+
+    def _set_direction(self, direction, new_state, event, action):
+        """Re-offer the far end the phone's description, then the phone the far end's."""
+        if self.state not in TALKING or self.busy:
+            return f"The call cannot be put on {action} now."
+        if (self.state == "on-hold") == (new_state == "on-hold"):
+            return f"The call is already {'on hold' if new_state == 'on-hold' else 'active'}."
+        self.busy = True
+
+        def device_done(ok, response):
+            self.busy = False
+            if ok:
+                self.state = new_state
+                self._emit(event)
+            else:
+                self._control_failed(action, response)
+
+        def far_done(ok, response):
+            if not ok:
+                self.busy = False
+                self._control_failed(action, response)
+                return
+            self._reoffer(self.device, self.far_sdp, direction, device_done)
+
+        self._reoffer(self.far, self.device_offer, direction, far_done)
+        return None
+
+    def transfer(self, destination):
+        """Move the far end to ``destination`` (a normalised number or extension)."""
+        if self.state not in TALKING or self.busy:
+            return "The call cannot be transferred now."
+        self.busy = True
+        agent = self.agent
+        self.target = Leg(
+            sip.new_call_id(agent.contact_host),
+            agent.aor,
+            agent.uri_for(destination),
+            agent.uri_for(destination),
+            local_name=agent.config.display_name,
+        )
+        self.transfer_destination = destination
+        agent.add_leg(self, self.target)
+        self.target_tx = agent.send_invite(self.target, b"", [], self._target_response)
+        timeout = min(agent.config.ring_timeout, MAX_RING_TIMEOUT)
+        self.target_timer = agent.reactor.call_later(timeout, self._target_timeout)
+        return None
+
+    def _target_response(self, response):
+        if self.target is None or self.state not in TALKING:
+            if 200 <= response.code < 300 and self.target is not None:
+                self._ack_and_bye(self.target, response)
+            return
+        if response.code < 200:
+            return
+        self._cancel_timer("target_timer")
+        if response.code >= 300:
+            self.busy = False
+            self.target = None
+            self.agent.emit(
+                activity(
+                    "ERROR",
+                    f"Transfer to {self.transfer_destination} failed "
+                    f"({_far_failure_cause(response.code)}); the call goes on.",
+                )
+            )
+            return
+        target = self.target
+        target.establish(response)
+        target.confirmed = True
+        offer = response.body
+
+        def far_done(ok, far_response):
+            if not ok:
+                self.agent.send_ack(target, sdp.refusal_answer(offer), "application/sdp")
+                self.agent.send_bye(target)
+                self.target = None
+                self.busy = False
+                self._control_failed("transfer", far_response)
+                return
+            self.agent.send_ack(target, far_response.body, far_response.headers.get("Content-Type"))
+            self.far_sdp = far_response.body
+            self.agent.send_bye(self.device)
+            self.busy = False
+            self.state = "transferred"
+            self.call.cause = "transferred"
+            self._emit(CallEvent.HANGUP)
+            self.agent.click_to_call_transferred(self)
+
+        self._reinvite(self.far, offer, far_done)
+
+    def _target_timeout(self):
+        if self.target is not None and self.busy and not self.target.confirmed:
+            self.agent.transactions.cancel(self.target_tx, self.agent.via)
+
+    def _reoffer(self, leg, description, direction, done):
+        count = self.reoffers.get(id(leg), 0) + 1
+        self.reoffers[id(leg)] = count
+        self._reinvite(leg, sdp.with_direction(description, direction, count), done)
+
+    def _reinvite(self, leg, body, done):
+        """A re-INVITE with an offer; ``done(ok, response)`` once it is answered (and ACKed)."""
+
+        def on_response(response):
+            if response.code < 200:
+                return
+            if 200 <= response.code < 300:
+                self.agent.send_ack(leg)
+                done(True, response)
+            else:
+                done(False, response)
+
+        self.agent.send_invite(leg, body, [], on_response)
+
+    def _control_failed(self, action, response):
+        self.agent.emit(
+            activity(
+                "ERROR",
+                f"Could not {action} the call ({response.code} {response.phrase}); "
+                "it goes on as it was.",
+            )
+        )
 
     # -- ending it ---------------------------------------------------------------------
 
@@ -130,10 +278,13 @@ class ClickToCall:
             self.agent.transactions.cancel(self.far_tx, self.agent.via)
             self._hang_up_device()
             self._end(CallEvent.CANCEL, cause)
-        elif self.state == "connected":
+        elif self.state in TALKING:
             self.agent.send_bye(self.device)
             self.agent.send_bye(self.far)
+            self._drop_target()
             self._end(CallEvent.HANGUP, cause)
+        elif self.state == "transferred":
+            self._end_bridge()
 
     def connection_lost(self, cause):
         """The WebSocket to the PBX dropped: this call has lost its signalling path.
@@ -146,38 +297,64 @@ class ClickToCall:
         true. Returns True when there is something to tear down.
         """
         lost_state = self.state
-        if lost_state == "connected":
+        if lost_state in TALKING:
             self._end(CallEvent.HANGUP, cause)
         elif lost_state in ("device-ringing", "far-ringing"):
             # A pending INVITE cannot be CANCELled over another connection (the PBX may not
             # even remember its transaction); the phone or the far end times out by itself.
             self._end(CallEvent.CANCEL, cause)
+        elif lost_state == "transferred":
+            self.state = "ended"  # the user's call already ended; only the bridge goes
+            self.agent.click_to_call_ended(self)
         self.lost_state = lost_state
-        return lost_state in ("connected", "far-ringing")
+        return lost_state in (*TALKING, "far-ringing", "transferred")
 
     def tear_down(self):
         """Hang up, over the new connection, the legs that were up when the old one dropped.
 
         In-dialog requests follow the route set, so any instance of the PBX can relay them.
         """
-        if self.lost_state == "connected":
-            if self.device.confirmed:
-                self.agent.send_bye(self.device)
-            if self.far.confirmed:
-                self.agent.send_bye(self.far)
+        if self.lost_state in (*TALKING, "transferred"):
+            for leg in (self.device, self.far, self.target):
+                if leg is not None and leg.confirmed:
+                    self.agent.send_bye(leg)
         elif self.lost_state == "far-ringing":
             self._hang_up_device()
 
     def on_bye(self, leg):
         """The phone or the far end hung up."""
+        if self.state == "transferred":
+            # The far end and the transfer destination talk through our two dialogs.
+            self._end_bridge()
+            return
+        if leg is self.target:
+            return  # the transfer destination hung up before the transfer completed
         other = self.far if leg is self.device else self.device
-        if self.state == "connected":
+        if self.state in TALKING:
             self.agent.send_bye(other)
+            self._drop_target()
             cause = "local hangup" if leg is self.device else "remote hangup"
             self._end(CallEvent.HANGUP, cause)
         elif self.state == "far-ringing" and leg is self.device:
             self.agent.transactions.cancel(self.far_tx, self.agent.via)
             self._end(CallEvent.CANCEL, "cancelled")
+
+    def _drop_target(self):
+        target = self.target
+        if target is None or self.state == "transferred":
+            return
+        self._cancel_timer("target_timer")
+        if target.confirmed:
+            self.agent.send_bye(target)
+        elif self.target_tx is not None:
+            self.agent.transactions.cancel(self.target_tx, self.agent.via)
+
+    def _end_bridge(self):
+        for leg in (self.far, self.target):
+            if leg is not None and leg.confirmed:
+                self.agent.send_bye(leg)
+        self.state = "ended"
+        self.agent.click_to_call_ended(self)
 
     def _hang_up_device(self):
         if self.device_200 is not None and self.device.confirmed:

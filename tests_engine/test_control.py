@@ -1,0 +1,113 @@
+"""Hold, resume and transfer of a connected click-to-call, by third-party call control."""
+
+import re
+import time
+
+from conftest import ready_agent
+
+FAR_END = "+4989555000"
+
+
+def _invites(trace):
+    """The INVITE messages in a SIPp message trace, as text."""
+    return [m for m in re.split(r"\n(?=UDP message)", trace) if "\nINVITE sip:" in m]
+
+
+def _origin(text):
+    match = re.search(r"^o=.*$", text, re.M)
+    return match.group(0).strip() if match else ""
+
+
+def test_hold_and_resume(agent_factory, baresip_factory, sipp, kamailio):
+    phone = baresip_factory("1001", auto_answer=True)
+    far = sipp.uas("reinvite", ring_s=0.5)
+    agent, events = ready_agent(agent_factory)
+    agent.call(FAR_END)
+    call_id = events.wait_for("CONNECTED")["call"]["id"]
+    phone.wait_event("CALL_ESTABLISHED")
+
+    agent.hold(call_id)
+    held = events.wait_for("ON_HOLD")
+    assert held["call"]["id"] == call_id
+    invites = _invites(far.messages())
+    assert len(invites) == 2 and "a=sendonly" in invites[1]
+    agent.hold(call_id)
+    assert "already on hold" in events.wait_for("INFO")["message"]
+
+    agent.resume(call_id)
+    events.wait_for("CONNECTED", count=2)
+    invites = _invites(far.messages())
+    assert len(invites) == 3 and "a=sendrecv" in invites[2]
+    versions = [int(_origin(i).split()[2]) for i in invites]
+    assert versions[0] < versions[1] < versions[2]  # RFC 3264: a changed offer, a new version
+    # the phone was re-offered too (in-dialog INVITEs to its contact), and still has its call
+    assert kamailio.log_text().count("REQ INVITE sip:1001-") == 2
+    assert "CALL_CLOSED" not in phone.event_types()
+
+    agent.terminate(call_id)
+    hangup = events.wait_for("HANGUP")
+    assert hangup["call"]["cause"] == "terminated"
+    assert far.wait() == 0
+    assert events.names(call_only=True) == [
+        "INITIAL",
+        "ACCEPTED",
+        "RINGING",
+        "CONNECTED",
+        "ON_HOLD",
+        "CONNECTED",
+        "HANGUP",
+    ]
+
+
+def test_transfer_moves_the_far_end_to_the_new_destination(agent_factory, baresip_factory, sipp):
+    phone = baresip_factory("1001", auto_answer=True)
+    colleague = baresip_factory("1002", auto_answer=True)
+    far = sipp.uas("reinvite", ring_s=0.5)
+    agent, events = ready_agent(agent_factory)
+    agent.call(FAR_END)
+    call_id = events.wait_for("CONNECTED")["call"]["id"]
+    phone.wait_event("CALL_ESTABLISHED")
+    first_offer = _origin(_invites(far.messages())[0])
+
+    agent.transfer(call_id, "1002")
+    hangup = events.wait_for("HANGUP")
+    assert hangup["call"]["id"] == call_id
+    assert hangup["call"]["cause"] == "transferred"
+    phone.wait_event("CALL_CLOSED")
+    colleague.wait_event("CALL_ESTABLISHED")
+    invites = _invites(far.messages())
+    assert len(invites) == 2
+    # the far end now has the colleague's session description, not the user's phone's
+    assert _origin(invites[1]) and _origin(invites[1]) != first_offer
+
+    time.sleep(1)
+    assert "CALL_CLOSED" not in colleague.event_types()
+    colleague.hangup()  # the agent passes the colleague's BYE on to the far end
+    assert far.wait() == 0
+    assert events.names(call_only=True) == [
+        "INITIAL",
+        "ACCEPTED",
+        "RINGING",
+        "CONNECTED",
+        "HANGUP",
+    ]
+
+
+def test_transfer_to_invalid_destination_sends_nothing(
+    agent_factory, baresip_factory, sipp, kamailio
+):
+    baresip_factory("1001", auto_answer=True)
+    far = sipp.uas("reinvite", ring_s=0.5)
+    agent, events = ready_agent(agent_factory)
+    agent.call(FAR_END)
+    call_id = events.wait_for("CONNECTED")["call"]["id"]
+    time.sleep(0.5)
+    invites = kamailio.log_text().count("REQ INVITE")
+    agent.transfer(call_id, "sip:evil@example.com")
+    assert events.wait_for("ERROR")["message"]
+    time.sleep(0.5)
+    assert kamailio.log_text().count("REQ INVITE") == invites
+    assert events.names(call_only=True)[-1] == "CONNECTED"
+    agent.terminate(call_id)
+    events.wait_for("HANGUP")
+    assert far.wait() == 0
