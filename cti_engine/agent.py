@@ -18,6 +18,7 @@ from .digest import DigestClient
 from .events import activity
 from .leg import Leg
 from .phone import InvalidDestination, normalize_destination
+from .takeover import Takeover
 from .tracker import FINISHED_MEMORY, CallTracker
 from .transactions import TransactionLayer
 from .transport import Backoff, WebSocketTransport
@@ -483,11 +484,25 @@ class UserAgent:
         if c2c is not None:
             c2c.terminate()
             return
-        _key, call = self.tracker.find(call_id)
+        key, call = self.tracker.find(call_id)
         if call is None:
             self.emit(activity("ERROR", f"No call {call_id} to hang up."))
             return
-        self.emit(activity("INFO", "This call cannot be ended from Odoo: hang up on your phone."))
+        tags = self.tracker.dialog_tags(key)
+        if tags is None:
+            self.emit(
+                activity("INFO", "This call cannot be ended from Odoo: hang up on your phone.")
+            )
+            return
+        takeover = Takeover(self, call, tags, self._takeover_done)
+        self.tracker.own_call_ids.add(takeover.leg.call_id)
+        takeover.start()
+
+    def _takeover_done(self, takeover):
+        # The PBX may still list the takeover dialog for a while: keep it hidden as long.
+        self.reactor.call_later(
+            FINISHED_MEMORY, self.tracker.own_call_ids.discard, takeover.leg.call_id
+        )
 
     def _control(self, call_id, action):
         c2c = self._click_to_calls.get(call_id)

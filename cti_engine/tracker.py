@@ -34,6 +34,7 @@ class CallTracker:
         self._calls = {}  # dialog key -> Call
         self._connected = set()
         self._finished = {}  # dialog key -> monotonic time of the final event
+        self._tags = {}  # dialog key -> (call-id, phone's tag, other tag), see dialog_tags
         self._last_version = None
         self._first_document = True
 
@@ -56,6 +57,13 @@ class CallTracker:
         for key in list(self._calls):
             self._finish(key, NOT_REPORTED)
         return True
+
+    def dialog_tags(self, key):
+        """(call-id, the phone's tag, the other party's tag) of a call, or None.
+
+        Kamailio puts the tags only in the ``early`` document, so they are kept from there.
+        """
+        return self._tags.get(key)
 
     @property
     def active_calls(self):
@@ -95,6 +103,8 @@ class CallTracker:
                 return  # a lingering dialog from before this subscription
             call = self._new_call(dialog)
             self._calls[key] = call
+        if dialog.call_id and dialog.local_tag and dialog.remote_tag:
+            self._tags[key] = (dialog.call_id, dialog.local_tag, dialog.remote_tag)
         if dialog.state in RINGING_STATES:
             if not call.status:
                 self.emit(call_event(CallEvent.RINGING, call))
@@ -159,6 +169,7 @@ class CallTracker:
 
     def _finish(self, key, cause):
         call = self._calls.pop(key, None)
+        self._tags.pop(key, None)
         if call is None:
             return
         connected = key in self._connected

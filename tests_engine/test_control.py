@@ -111,3 +111,31 @@ def test_transfer_to_invalid_destination_sends_nothing(
     agent.terminate(call_id)
     events.wait_for("HANGUP")
     assert far.wait() == 0
+
+
+CALLER = "+4930123456"
+
+
+def test_terminate_observed_call_asks_the_phone_to_hand_it_over(
+    agent_factory, baresip_factory, sipp, kamailio
+):
+    """INVITE with Replaces (RFC 3891) to the phone; baresip 1.0 does not support it and,
+    because the agent sends ``Require: replaces``, refuses with 420 instead of ringing."""
+    phone = baresip_factory("1001")
+    agent, events = ready_agent(agent_factory)
+    caller = sipp.uac(kamailio, "1001", caller=CALLER, talk_s=4)
+    phone.wait_event("CALL_INCOMING")
+    events.wait_for("RINGING")
+    phone.answer()
+    call_id = events.wait_for("CONNECTED")["call"]["id"]
+    agent.terminate(call_id)
+    info = events.wait_for("INFO")
+    assert "hang up on your phone" in info["message"]
+    assert "420" in info["message"]
+    log = kamailio.log_text()
+    assert "REQ INVITE sip:1001@pbx.test from ws:" in log
+    time.sleep(0.5)
+    assert phone.event_types().count("CALL_INCOMING") == 1  # it did not ring a second call
+    events.wait_for("HANGUP", timeout=20)  # the caller hangs up: the call was left alone
+    assert caller.wait() == 0
+    assert events.names(call_only=True) == ["RINGING", "CONNECTED", "HANGUP"]
