@@ -16,6 +16,8 @@
         "views/cti_pbx_views.xml",
         "views/cti_account_views.xml",
         "views/cti_call_views.xml",
+        "views/res_partner_views.xml",
+        "views/crm_lead_views.xml",
         "views/res_users_views.xml",
         "views/cti_connector_menus.xml",
     ],

@@ -1,7 +1,9 @@
 from . import (
+    crm_lead_calls,  # noqa: F401
     cti_account,  # noqa: F401
     cti_call,  # noqa: F401
     cti_command,  # noqa: F401
     cti_pbx,  # noqa: F401
+    res_partner_calls,  # noqa: F401
     res_users,  # noqa: F401
 )
