@@ -1,5 +1,6 @@
 from . import (
     test_access,  # noqa: F401
+    test_call_log,  # noqa: F401
     test_models,  # noqa: F401
     test_password,  # noqa: F401
     test_res_users,  # noqa: F401
