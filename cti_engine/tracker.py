@@ -80,27 +80,31 @@ class CallTracker:
         if self._last_version is not None and info.version <= self._last_version:
             return False
         self._last_version = info.version
-        first, self._first_document = self._first_document, False
+        self._first_document = False
         self._forget_old()
         seen = set()
         for dialog in info.dialogs:
             if dialog.call_id in self.own_call_ids:
                 continue
             seen.add(dialog.key)
-            self._apply_dialog(dialog, first)
+            self._apply_dialog(dialog)
         if info.full:
             for key in [k for k in self._calls if k not in seen]:
                 self._finish(key, "ended while the connection was down")
         return True
 
-    def _apply_dialog(self, dialog, first_document):
+    def _apply_dialog(self, dialog):
         key = dialog.key
         if key in self._finished:
             return
         call = self._calls.get(key)
         if call is None:
-            if dialog.state == "terminated" and first_document:
-                return  # a lingering dialog from before this subscription
+            if dialog.state == "terminated":
+                # A call this subscription never saw alive: PBXs list terminated dialogs for
+                # a while, so after a (re)subscription or a service restart these are
+                # calls already reported, or not ours to report. Never a new call.
+                self._finished[key] = time.monotonic()
+                return
             call = self._new_call(dialog)
             self._calls[key] = call
         if dialog.call_id and dialog.local_tag and dialog.remote_tag:

@@ -195,6 +195,16 @@ def test_tracker_missed_call_and_lingering_dialogs():
     assert events[-1]["call"]["cause"] == "missed"
 
 
+def test_tracker_never_reports_a_call_first_seen_terminated():
+    tracker, events = make_tracker()
+    tracker.apply(dialoginfo.parse(document(2)))
+    lingering = dialog("terminated", call_id="before-restart")
+    tracker.apply(dialoginfo.parse(document(3, dialogs=lingering)))
+    tracker.apply(dialoginfo.parse(document(4, dialogs=lingering + dialog("early"))))
+    assert names(events) == ["RINGING"]
+    assert events[0]["call"]["cid"] == "call-1"
+
+
 def test_tracker_hold_and_resume():
     tracker, events = make_tracker()
     held = '<param pname="+sip.rendering" pval="no"/>'
