@@ -2,6 +2,7 @@ from . import (
     test_access,  # noqa: F401
     test_call_log,  # noqa: F401
     test_models,  # noqa: F401
+    test_number_matching,  # noqa: F401
     test_password,  # noqa: F401
     test_res_users,  # noqa: F401
     test_session_info,  # noqa: F401
