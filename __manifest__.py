@@ -24,6 +24,7 @@
     "demo": [
         "demo/cti_demo.xml",
     ],
+    "post_load": "post_load",
     "installable": True,
     "application": True,
 }

@@ -10,6 +10,14 @@ SIP_USER_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+$")
 SIP_HEADER_RE = re.compile(r"^[A-Za-z0-9\-!%*_+`'~.]+:[ \t]*[^\r\n]+$")
 
 CTI_MANAGER_GROUP = "cti_connector.group_cti_manager"
+# The engine agent's states, as shown to people.
+SESSION_STATES = [
+    ("logged_out", "Offline"),
+    ("connecting", "Connecting"),
+    ("ready", "Ready"),
+    ("reconnecting", "Reconnecting"),
+    ("failed", "Failed"),
+]
 
 
 class CtiAccount(models.Model):
@@ -95,6 +103,21 @@ class CtiAccount(models.Model):
     company_id = fields.Many2one(
         "res.company", string="Company", default=lambda self: self.env.company, index=True
     )
+    session_wanted = fields.Boolean(
+        string="Logged In to the CTI",
+        readonly=True,
+        copy=False,
+        help="Whether the service should hold a SIP session for this user: set by CTI "
+        "login (or web login with automatic login), cleared by CTI logout.",
+    )
+    session_state = fields.Selection(
+        SESSION_STATES,
+        readonly=True,
+        copy=False,
+        default="logged_out",
+        help="What the service last reported about this user's SIP session.",
+    )
+    session_message = fields.Char(readonly=True, copy=False)
 
     _sql_constraints = [
         ("user_uniq", "unique(user_id)", "A user can only have one CTI account."),
@@ -205,3 +228,59 @@ class CtiAccount(models.Model):
         if following:
             super(CtiAccount, following).write({"auth_username": vals["username"]})
         return result
+
+    # -- CTI session ---------------------------------------------------------------------
+
+    def _cti_request_session(self, wanted):
+        """Ask the service to hold (or to end) this account's SIP session.
+
+        The service hosts notice the change through ``NOTIFY cti_session`` at commit.
+        """
+        self.ensure_one()
+        self.sudo().session_wanted = wanted
+        self.env.cr.execute("SELECT pg_notify('cti_session', %s)", (str(self.user_id.id),))
+
+    def _cti_agent_config(self):
+        """Settings of the engine's agent for this account, read by the service host as
+        superuser; ``None`` when the account cannot be used.
+
+        :return: keyword arguments of ``cti_engine.AgentConfig``
+        """
+        self.ensure_one()
+        pbx = self.pbx_id
+        if not (pbx.ws_url and pbx.domain and self.username and self.password):
+            return None
+        country = pbx.country_id or self.company_id.country_id
+        return {
+            "ws_url": pbx.ws_url,
+            "domain": pbx.domain,
+            "username": self.username,
+            "password": self.password,
+            "auth_username": self.auth_username or "",
+            "display_name": self.user_id.name or "",
+            "default_country": country.code or "",
+            "verify_tls": pbx.verify_tls,
+            "ca_bundle": pbx.ca_bundle or "",
+            "auto_answer_header": self.auto_answer_header or "",
+        }
+
+    @api.model
+    def _cti_handle_event(self, user_id, payload, agent_state=None):
+        """Record one engine event of ``user_id`` and push it to the user's browsers.
+
+        Called by the service host as superuser, in a transaction of its own per event.
+
+        :param payload: the reference event: ``{"name", "message"}`` or ``{"name", "call"}``
+        :param agent_state: the agent's state when it emitted the event (``SESSION_STATES``)
+        """
+        account = self.with_context(active_test=False).search([("user_id", "=", user_id)], limit=1)
+        state = agent_state if agent_state in dict(SESSION_STATES) else None
+        if account and state and "call" not in payload:
+            # Plain SQL: the session state is the service's bookkeeping, not a change of the
+            # account's settings (write_date tells the service when to reconnect).
+            self.env.cr.execute(
+                "UPDATE cti_account SET session_state = %s, session_message = %s WHERE id = %s",
+                (state, payload.get("message") or "", account.id),
+            )
+            account.invalidate_recordset(["session_state", "session_message"])
+        self.env["res.users"].browse(user_id)._bus_send("cti_connector/event", payload)

@@ -93,3 +93,15 @@ class ResUsers(models.Model):
             account = user._cti_account_as_user()
             if account and user.cti_password:
                 account.password = user.cti_password
+
+    def _update_last_login(self):
+        """A web login also logs the user in to the CTI when their account says so."""
+        result = super()._update_last_login()
+        account = (
+            self.env["cti.account"]
+            .sudo()
+            .search([("user_id", "=", self.env.uid), ("auto_login", "=", True)], limit=1)
+        )
+        if account and not account.session_wanted:
+            account._cti_request_session(True)
+        return result

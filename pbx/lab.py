@@ -531,11 +531,24 @@ ctrl_tcp_listen\t\t{LOOPBACK}:{self.ctrl_port}
         (self.run_dir / "accounts").write_text(account, encoding="utf-8")
         (self.run_dir / "contacts").write_text("", encoding="utf-8")
 
-    def start(self, timeout: float = 10.0) -> Baresip:
+    def start(self, timeout: float = 10.0, attempts: int = 3) -> Baresip:
+        """Start baresip; ports are picked again when another process took one meanwhile."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout)
+            except LabError as exc:
+                if "Address already in use" not in str(exc) or attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> Baresip:
         if self.running():
             return self
-        self.sip_port = free_port("udp")
+        # baresip listens for SIP on UDP and TCP, and ctrl_tcp on another TCP port.
+        self.sip_port = free_port_both()
         self.ctrl_port = free_port("tcp")
+        while self.ctrl_port == self.sip_port:
+            self.ctrl_port = free_port("tcp")
         self._write_config()
         self._spawn([self.binary, "-f", str(self.run_dir)], self.log_path, cwd=self.run_dir)
         deadline = time.monotonic() + timeout

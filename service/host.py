@@ -1,0 +1,306 @@
+"""The service host: the SIP agents of one database's logged-in CTI users, in this process.
+
+Which process holds a user's agent is decided by PostgreSQL: a session-level advisory lock
+per user, taken with ``pg_try_advisory_lock`` on a connection of our own (Odoo's pool
+resets connections, which would drop session locks). Whoever holds the lock runs the agent;
+every other process leaves that user alone. If the lock connection dies, every agent it
+covered is dropped at once, since another process may take those users a moment later.
+
+Commands come from web workers as ``cti.command`` rows plus ``NOTIFY cti_command``; events
+go back as bus notifications, each written and committed in a short transaction of its own
+as soon as the engine emits it.
+"""
+
+import contextlib
+import logging
+import queue
+import select
+import threading
+import time
+import zlib
+
+import psycopg2
+import psycopg2.extensions
+from odoo import SUPERUSER_ID, api, sql_db
+from odoo.modules.registry import Registry
+
+from ..cti_engine import AgentConfig, UserAgent
+
+_logger = logging.getLogger(__name__)
+
+# First key of our advisory locks (the second is the user id), so that they cannot clash
+# with another module's locks on the same database.
+LOCK_NAMESPACE = zlib.crc32(b"cti_connector.agent") & 0x7FFFFFFF
+CHANNELS = ("cti_command", "cti_session")
+EXPIRED_MESSAGE = "The request came too late to be carried out; try again."
+COMMAND_METHODS = {
+    "call": lambda agent, p: agent.call(p.get("destination", "")),
+    "answer": lambda agent, p: agent.answer(p.get("callId", "")),
+    "terminate": lambda agent, p: agent.terminate(p.get("callId", "")),
+    "transfer": lambda agent, p: agent.transfer(p.get("callId", ""), p.get("destination", "")),
+    "hold": lambda agent, p: agent.hold(p.get("callId", "")),
+    "resume": lambda agent, p: agent.resume(p.get("callId", "")),
+}
+
+
+class _OwnedUser:
+    __slots__ = ("account_id", "agent", "version")
+
+    def __init__(self, account_id, agent, version):
+        self.account_id = account_id
+        self.agent = agent
+        self.version = version
+
+
+class ServiceHost:
+    """Runs the agents of the users of ``db_name`` that this process owns.
+
+    :param reactor: the engine reactor shared by every agent of the process
+    """
+
+    def __init__(self, db_name, config, reactor):
+        self.db_name = db_name
+        self.config = config
+        self.reactor = reactor
+        self._owned = {}  # user id -> _OwnedUser
+        self._lock_cnx = None
+        self._events = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._threads = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self):
+        for target, name in ((self.run, "main"), (self._write_events, "events")):
+            thread = threading.Thread(target=target, name=f"cti-{name}-{self.db_name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, timeout=10):
+        self._stopping.set()
+        self._events.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    @property
+    def owned_users(self):
+        return set(self._owned)
+
+    def run(self):
+        backoff = 1.0
+        while not self._stopping.is_set():
+            try:
+                self._ensure_lock_connection()
+                self._reconcile()
+                self._process_commands()
+                self._wait_for_notifications(self.config.reconcile_interval)
+                backoff = 1.0
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                _logger.warning(
+                    "CTI service %s: database connection lost (%s); dropping %d " "SIP session(s)",
+                    self.db_name,
+                    exc,
+                    len(self._owned),
+                )
+                self._drop_all()
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+            except Exception:
+                _logger.exception("CTI service %s: unexpected error", self.db_name)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+        self._shutdown()
+
+    def _shutdown(self):
+        for user_id in list(self._owned):
+            self._release(user_id)
+        self._close_lock_connection()
+
+    # -- ownership -------------------------------------------------------------------------
+
+    def _ensure_lock_connection(self):
+        if self._lock_cnx is not None and not self._lock_cnx.closed:
+            return
+        _name, info = sql_db.connection_info_for(self.db_name)
+        if self.config.db_host:
+            info["host"] = self.config.db_host
+        if self.config.db_port:
+            info["port"] = self.config.db_port
+        info["application_name"] = "odoo-cti-service"
+        cnx = psycopg2.connect(**info)
+        cnx.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        with cnx.cursor() as cr:
+            for channel in CHANNELS:
+                cr.execute(f"LISTEN {channel}")
+        self._lock_cnx = cnx
+
+    def _close_lock_connection(self):
+        cnx, self._lock_cnx = self._lock_cnx, None
+        if cnx is not None:
+            with contextlib.suppress(psycopg2.Error):
+                cnx.close()
+
+    def _try_lock(self, user_id):
+        with self._lock_cnx.cursor() as cr:
+            cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, user_id))
+            return cr.fetchone()[0]
+
+    def _unlock(self, user_id):
+        if self._lock_cnx is None or self._lock_cnx.closed:
+            return
+        with self._lock_cnx.cursor() as cr:
+            cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, user_id))
+
+    def _drop_all(self):
+        """The lock connection is gone: our locks with it. Stop every agent now."""
+        for owned in self._owned.values():
+            owned.agent.logout()
+        self._owned.clear()
+        self._close_lock_connection()
+
+    def _reconcile(self):
+        """Start agents for wanted users we can lock; stop those no longer wanted."""
+        wanted = self._wanted_accounts()
+        for user_id in [uid for uid in self._owned if uid not in wanted]:
+            self._release(user_id)
+        for user_id, (account_id, version) in wanted.items():
+            owned = self._owned.get(user_id)
+            if owned is not None and owned.version != version:
+                _logger.info(
+                    "CTI service %s: settings of user %s changed, reconnecting",
+                    self.db_name,
+                    user_id,
+                )
+                self._release(user_id)
+                owned = None
+            if owned is not None or len(self._owned) >= self.config.max_users:
+                continue
+            if self._try_lock(user_id):
+                agent = self._make_agent(account_id, user_id)
+                if agent is None:
+                    self._unlock(user_id)
+                    continue
+                self._owned[user_id] = _OwnedUser(account_id, agent, version)
+                agent.login()
+
+    def _release(self, user_id):
+        owned = self._owned.pop(user_id, None)
+        if owned is not None:
+            owned.agent.logout()
+        self._unlock(user_id)
+
+    def _wanted_accounts(self):
+        with self._cursor() as cr:
+            cr.execute(
+                """
+                SELECT a.user_id, a.id, a.write_date, p.write_date
+                  FROM cti_account a
+                  JOIN res_users u ON u.id = a.user_id
+                  JOIN cti_pbx p ON p.id = a.pbx_id
+                 WHERE a.active AND a.session_wanted AND u.active AND p.active
+                """
+            )
+            return {row[0]: (row[1], (row[2], row[3])) for row in cr.fetchall()}
+
+    def _make_agent(self, account_id, user_id):
+        with self._cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            account = env["cti.account"].browse(account_id)
+            config = account._cti_agent_config()
+        if config is None:
+            return None
+        agent = UserAgent(AgentConfig(**config), self.reactor, None)
+        agent.on_event = lambda payload: self._events.put((user_id, payload, agent.state))
+        return agent
+
+    # -- commands --------------------------------------------------------------------------
+
+    def _process_commands(self):
+        """Claim our users' pending commands; expire anyone's that waited too long."""
+        to_run = []
+        with self._cursor() as cr:
+            cr.execute(
+                """
+                SELECT id, user_id, name, payload,
+                       expire_date < (now() AT TIME ZONE 'UTC') AS expired
+                  FROM cti_command
+                 WHERE state = 'pending'
+                   AND (user_id = ANY(%s) OR expire_date < (now() AT TIME ZONE 'UTC'))
+                 ORDER BY id
+                   FOR UPDATE SKIP LOCKED
+                """,
+                (list(self._owned),),
+            )
+            for command_id, user_id, name, payload, expired in cr.fetchall():
+                if expired or user_id not in self._owned:
+                    state = "expired"
+                    self._events.put(
+                        (
+                            user_id,
+                            {
+                                "name": "ERROR",
+                                "message": EXPIRED_MESSAGE,
+                            },
+                            None,
+                        )
+                    )
+                elif name in COMMAND_METHODS:
+                    state = "done"
+                    to_run.append((user_id, name, payload or {}))
+                else:
+                    state = "failed"
+                cr.execute(
+                    "UPDATE cti_command SET state = %s, write_date = now() AT TIME ZONE "
+                    "'UTC' WHERE id = %s",
+                    (state, command_id),
+                )
+        for user_id, name, payload in to_run:
+            owned = self._owned.get(user_id)
+            if owned is not None:
+                COMMAND_METHODS[name](owned.agent, payload)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _write_events(self):
+        """Write each engine event in a short transaction of its own, in order."""
+        while True:
+            item = self._events.get()
+            if item is None:
+                return
+            user_id, payload, agent_state = item
+            try:
+                with self._cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    env["cti.account"]._cti_handle_event(user_id, payload, agent_state)
+            except Exception:
+                _logger.exception(
+                    "CTI service %s: could not record the %s event of user %s",
+                    self.db_name,
+                    payload.get("name"),
+                    user_id,
+                )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _cursor(self):
+        return Registry(self.db_name).cursor()
+
+    def _wait_for_notifications(self, timeout):
+        cnx = self._lock_cnx
+        deadline = time.monotonic() + timeout
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            readable, _, _ = select.select([cnx], [], [], min(remaining, 1.0))
+            if readable:
+                cnx.poll()
+                if cnx.notifies:
+                    cnx.notifies.clear()
+                    return
+            else:
+                # Finds a dead connection even when nothing is being notified.
+                with cnx.cursor() as cr:
+                    cr.execute("SELECT 1")

@@ -1,0 +1,201 @@
+"""The CTI service inside Odoo against real Kamailio, baresip and SIPp.
+
+The routes enqueue, the service host (started by the test, with the engine) carries the
+commands out against the lab PBX, and what the user would see arrives as bus rows.
+"""
+
+import json
+import tempfile
+import time
+
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from ..cti_engine import Reactor
+from ..pbx import lab
+from ..service.config import ServiceConfig
+from ..service.host import ServiceHost
+from .common import CTI_USER_GROUPS
+
+SIP_PASSWORD = "lab-secret-1001"
+CALLER = "+4930123456"
+
+
+@tagged("post_install", "-at_install")
+class TestService(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.run_dir = tempfile.mkdtemp(prefix="cti-service-")
+        cls.sipp = lab.SippFactory(cls.run_dir)
+        cls.addClassCleanup(cls.sipp.stop)
+        cls.kamailio = lab.Kamailio(
+            cls.run_dir,
+            users={"1001": SIP_PASSWORD, "1002": "lab-secret-1002"},
+            gateway=cls.sipp.gateway,
+        ).start()
+        cls.addClassCleanup(cls.kamailio.stop)
+
+        cls.pbx = cls.env["cti.pbx"].create(
+            {
+                "name": "Lab PBX",
+                "ws_url": cls.kamailio.ws_url,
+                "domain": cls.kamailio.domain,
+                "country_id": cls.env.ref("base.de").id,
+            }
+        )
+        cls.alice = new_test_user(cls.env, "cti_svc_alice", groups=CTI_USER_GROUPS)
+        cls.bob = new_test_user(cls.env, "cti_svc_bob", groups=CTI_USER_GROUPS)
+        cls.nobody = new_test_user(cls.env, "cti_svc_nobody", groups=CTI_USER_GROUPS)
+        cls.account = cls.env["cti.account"].create(
+            {
+                "user_id": cls.alice.id,
+                "pbx_id": cls.pbx.id,
+                "username": "1001",
+                "password": SIP_PASSWORD,
+            }
+        )
+        cls.env["cti.account"].create(
+            {
+                "user_id": cls.bob.id,
+                "pbx_id": cls.pbx.id,
+                "username": "1002",
+                "password": "lab-secret-1002",
+            }
+        )
+
+    def setUp(self):
+        super().setUp()
+        # A fresh desk phone per test: no call or event of an earlier test can leak in.
+        self.phone = lab.Baresip(self.run_dir, "1001", SIP_PASSWORD, self.kamailio).start()
+        self.addCleanup(self.phone.stop)
+        self.phone.wait_registered()
+        # Sessions are made before the service starts: while it runs, the test thread keeps
+        # off the shared test cursor except through registry.cursor(), which is locked.
+        self.sessions = {}
+        for user in (self.alice, self.bob, self.nobody):
+            self.session = None  # authenticate() would delete the previous user's session
+            self.authenticate(user.login, user.login)
+            self.sessions[user] = (self.session, self.opener)
+        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM bus_bus")
+        self.first_bus_id = self.env.cr.fetchone()[0]
+        self.reactor = Reactor().start()
+        self.host = ServiceHost(
+            self.env.cr.dbname, ServiceConfig(reconcile_interval=0.3), self.reactor
+        ).start()
+        self.addCleanup(self.reactor.stop)
+        self.addCleanup(self.host.stop)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def rpc(self, user, route, **params):
+        self.session, self.opener = self.sessions[user]
+        return self.make_jsonrpc_request(route, params)
+
+    def bus_events(self, user):
+        """The cti_connector/event payloads sent to ``user`` since the test began."""
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT channel, message FROM bus_bus WHERE id > %s ORDER BY id",
+                (self.first_bus_id,),
+            )
+            rows = cr.fetchall()
+        events = []
+        for channel, message in rows:
+            target = json.loads(channel)
+            data = json.loads(message)
+            if data.get("type") != "cti_connector/event":
+                continue
+            if target[1:] == ["res.partner", user.partner_id.id]:
+                events.append(data["payload"])
+        return events
+
+    def wait_for(self, user, name, count=1, timeout=25):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            events = [e for e in self.bus_events(user) if e["name"] == name]
+            if len(events) >= count:
+                return events[count - 1]
+            time.sleep(0.2)
+        self.fail(f"no {name} for {user.login}; got {[e['name'] for e in self.bus_events(user)]}")
+
+    def names(self, user, calls_only=False):
+        return [e["name"] for e in self.bus_events(user) if not calls_only or "call" in e]
+
+    def login(self, user):
+        self.assertEqual(self.rpc(user, "/cti/login"), {"queued": True})
+        self.wait_for(user, "READY")
+
+    # -- tests -------------------------------------------------------------------------
+
+    def test_login_events_reach_only_that_user(self):
+        self.login(self.alice)
+        self.assertEqual(self.names(self.alice), ["LOGGED_IN", "READY"])
+        self.assertEqual(self.bus_events(self.bob), [])
+        self.assertEqual(self.host.owned_users, {self.alice.id})
+        status = self.rpc(self.alice, "/cti/status")
+        self.assertEqual(status["state"], "ready")
+        self.assertTrue(status["loggedIn"])
+        self.rpc(self.alice, "/cti/logout")
+        self.wait_for(self.alice, "LOGGED_OUT")
+        self.assertEqual(self.names(self.alice), ["LOGGED_IN", "READY", "LOGGED_OUT"])
+
+    def test_inbound_call_events(self):
+        self.login(self.alice)
+        caller = self.sipp.uac(self.kamailio, "1001", caller=CALLER, talk_s=2)
+        self.phone.wait_event("CALL_INCOMING")
+        ringing = self.wait_for(self.alice, "RINGING")
+        self.phone.answer()
+        self.wait_for(self.alice, "CONNECTED")
+        self.wait_for(self.alice, "HANGUP")
+        self.assertEqual(caller.wait(), 0)
+        self.assertEqual(
+            self.names(self.alice, calls_only=True), ["RINGING", "CONNECTED", "HANGUP"]
+        )
+        self.assertEqual(ringing["call"]["source"], CALLER)
+        self.assertEqual(ringing["call"]["direction"], "INBOUND")
+        for event in self.bus_events(self.alice):
+            self.assertNotIn(SIP_PASSWORD, json.dumps(event))
+
+    def test_click_to_call_events(self):
+        self.login(self.alice)
+        far = self.sipp.uas("answer", ring_s=1, hangup_after_s=2)
+        result = self.rpc(self.alice, "/cti/call", destination="089 555000")
+        self.assertTrue(result["queued"])
+        initial = self.wait_for(self.alice, "INITIAL")
+        self.assertEqual(initial["call"]["destination"], "+4989555000")
+        self.phone.wait_event("CALL_INCOMING")
+        self.phone.answer()
+        self.wait_for(self.alice, "HANGUP")
+        self.assertEqual(far.wait(), 0)
+        self.assertEqual(
+            self.names(self.alice, calls_only=True),
+            ["INITIAL", "ACCEPTED", "RINGING", "CONNECTED", "HANGUP"],
+        )
+
+    def test_foreign_call_id_changes_nothing(self):
+        self.login(self.alice)
+        self.login(self.bob)
+        caller = self.sipp.uac(self.kamailio, "1001", caller=CALLER, cancel_after_s=4)
+        ringing = self.wait_for(self.alice, "RINGING")
+        result = self.rpc(self.bob, "/cti/terminate", callId=ringing["call"]["id"])
+        self.assertTrue(result["queued"])
+        error = self.wait_for(self.bob, "ERROR")
+        self.assertIn(ringing["call"]["id"], error["message"])
+        final = self.wait_for(self.alice, "CANCEL")
+        self.assertEqual(final["call"]["cause"], "missed")
+        caller.wait()
+
+    def test_bad_input_is_refused_at_once(self):
+        self.login(self.alice)
+        for destination in ("abc", "1001\r\nVia: x", "sip:1002@pbx.test", ""):
+            result = self.rpc(self.alice, "/cti/call", destination=destination)
+            self.assertEqual(result["name"], "ERROR", destination)
+        self.assertEqual(self.rpc(self.alice, "/cti/terminate", callId="x'; DROP")["name"], "ERROR")
+        with self.registry.cursor() as cr:
+            commands = self.env(cr=cr)["cti.command"].search_count(
+                [("user_id", "=", self.alice.id)]
+            )
+        self.assertEqual(commands, 0)
+        result = self.rpc(self.nobody, "/cti/login")
+        self.assertEqual(result["name"], "ERROR")
+        self.assertIn("no CTI account", result["message"])
