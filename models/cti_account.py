@@ -283,4 +283,46 @@ class CtiAccount(models.Model):
                 (state, payload.get("message") or "", account.id),
             )
             account.invalidate_recordset(["session_state", "session_message"])
-        self.env["res.users"].browse(user_id)._bus_send("cti_connector/event", payload)
+        user = self.env["res.users"].browse(user_id)
+        if "call" in payload:
+            self._cti_identify_party(account, user, payload)
+            self.env["cti.call"]._cti_record_event(user, payload)
+        user._bus_send("cti_connector/event", payload)
+
+    @api.model
+    def _cti_identify_party(self, account, user, payload):
+        """Add who the other party is (``partnerId``, ``partnerName``, ``leadId``...) to a
+        call event: looked up by number, as the user, at the first event of the call, and
+        taken from the call log for the events after it."""
+        call = payload["call"]
+        inbound = call.get("direction") == "INBOUND"
+        name_key = "sourceName" if inbound else "destinationName"
+        logged = self.env["cti.call"].search(
+            [("user_id", "=", user.id), ("sip_call_id", "=", call.get("id"))], limit=1
+        )
+        if logged:
+            info = {
+                "partnerId": logged.partner_id.id or False,
+                "partnerName": logged.partner_id.display_name or False,
+                "leadId": logged.lead_id.id or False,
+                "leadName": logged.lead_id.display_name or False,
+            }
+        else:
+            origin = call.get("origin") or {}
+            if origin.get("model") == "res.partner" and not call.get("partnerId"):
+                call["partnerId"] = origin.get("id")
+            if origin.get("model") == "crm.lead" and not call.get("leadId"):
+                call["leadId"] = origin.get("id")
+            number = call.get("source") if inbound else call.get("destination")
+            country = account.pbx_id.country_id or account.company_id.country_id
+            info = (
+                self.env["res.partner"]
+                .with_user(user)
+                ._cti_caller_info(number or "", country.code or None)
+            )
+            info.pop("matches", None)
+        for key, value in info.items():
+            if value and not call.get(key):
+                call[key] = value
+        if call.get("partnerName") and not call.get(name_key):
+            call[name_key] = call["partnerName"]

@@ -20,6 +20,7 @@ import time
 import zlib
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.modules.registry import Registry
@@ -33,6 +34,10 @@ _logger = logging.getLogger(__name__)
 LOCK_NAMESPACE = zlib.crc32(b"cti_connector.agent") & 0x7FFFFFFF
 CHANNELS = ("cti_command", "cti_session")
 EXPIRED_MESSAGE = "The request came too late to be carried out; try again."
+# Another process recording the same call at the same moment makes PostgreSQL refuse one
+# of the two transactions; the loser is replayed, as Odoo replays HTTP requests.
+RETRYABLE_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected)
+MAX_EVENT_ATTEMPTS = 5
 COMMAND_METHODS = {
     "call": lambda agent, p: agent.call(p.get("destination", "")),
     "answer": lambda agent, p: agent.answer(p.get("callId", "")),
@@ -63,6 +68,8 @@ class ServiceHost:
         self.config = config
         self.reactor = reactor
         self._owned = {}  # user id -> _OwnedUser
+        # (user id, destination) -> the record a click-to-call was started from
+        self._origins = {}
         self._lock_cnx = None
         self._events = queue.SimpleQueue()
         self._stopping = threading.Event()
@@ -249,6 +256,8 @@ class ServiceHost:
                 elif name in COMMAND_METHODS:
                     state = "done"
                     to_run.append((user_id, name, payload or {}))
+                    if name == "call" and (payload or {}).get("origin"):
+                        self._origins[(user_id, payload.get("destination"))] = payload["origin"]
                 else:
                     state = "failed"
                 cr.execute(
@@ -270,17 +279,35 @@ class ServiceHost:
             if item is None:
                 return
             user_id, payload, agent_state = item
+            call = payload.get("call")
+            if call and payload["name"] == "INITIAL":
+                origin = self._origins.pop((user_id, call.get("destination")), None)
+                if origin:
+                    call["origin"] = origin
+            self._write_event(user_id, payload, agent_state)
+
+    def _write_event(self, user_id, payload, agent_state):
+        for attempt in range(1, MAX_EVENT_ATTEMPTS + 1):
             try:
                 with self._cursor() as cr:
                     env = api.Environment(cr, SUPERUSER_ID, {})
                     env["cti.account"]._cti_handle_event(user_id, payload, agent_state)
-            except Exception:
-                _logger.exception(
-                    "CTI service %s: could not record the %s event of user %s",
-                    self.db_name,
-                    payload.get("name"),
-                    user_id,
-                )
+                return
+            except RETRYABLE_ERRORS as exc:
+                if attempt < MAX_EVENT_ATTEMPTS:
+                    time.sleep(0.05 * attempt)
+                    continue
+                error = exc
+            except Exception as exc:  # noqa: BLE001 - logged; the next events still go out
+                error = exc
+            _logger.error(
+                "CTI service %s: could not record the %s event of user %s",
+                self.db_name,
+                payload.get("name"),
+                user_id,
+                exc_info=error,
+            )
+            return
 
     # -- helpers ---------------------------------------------------------------------------
 

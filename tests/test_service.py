@@ -54,6 +54,14 @@ class TestService(HttpCase):
                 "password": SIP_PASSWORD,
             }
         )
+        cls.caller_partner = cls.env["res.partner"].create(
+            {
+                "name": "Erika Mustermann",
+                "phone": "030 123456",
+                "country_id": cls.env.ref("base.de").id,
+            }
+        )
+        cls.far_partner = cls.env["res.partner"].create({"name": "Far End GmbH"})
         cls.env["cti.account"].create(
             {
                 "user_id": cls.bob.id,
@@ -109,6 +117,17 @@ class TestService(HttpCase):
                 events.append(data["payload"])
         return events
 
+    def logged_calls(self, user):
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT status, direction, partner_id FROM cti_call WHERE user_id = %s",
+                (user.id,),
+            )
+            return [
+                {"status": row[0], "direction": row[1], "partner_id": row[2]}
+                for row in cr.fetchall()
+            ]
+
     def wait_for(self, user, name, count=1, timeout=25):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -153,13 +172,24 @@ class TestService(HttpCase):
         )
         self.assertEqual(ringing["call"]["source"], CALLER)
         self.assertEqual(ringing["call"]["direction"], "INBOUND")
+        self.assertEqual(ringing["call"]["partnerId"], self.caller_partner.id)
+        self.assertEqual(ringing["call"]["sourceName"], "Erika Mustermann")
+        calls = self.logged_calls(self.alice)
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(calls[0]["status"], "answered")
+        self.assertEqual(calls[0]["partner_id"], self.caller_partner.id)
         for event in self.bus_events(self.alice):
             self.assertNotIn(SIP_PASSWORD, json.dumps(event))
 
     def test_click_to_call_events(self):
         self.login(self.alice)
         far = self.sipp.uas("answer", ring_s=1, hangup_after_s=2)
-        result = self.rpc(self.alice, "/cti/call", destination="089 555000")
+        result = self.rpc(
+            self.alice,
+            "/cti/call",
+            destination="089 555000",
+            origin={"model": "res.partner", "id": self.far_partner.id},
+        )
         self.assertTrue(result["queued"])
         initial = self.wait_for(self.alice, "INITIAL")
         self.assertEqual(initial["call"]["destination"], "+4989555000")
@@ -171,6 +201,11 @@ class TestService(HttpCase):
             self.names(self.alice, calls_only=True),
             ["INITIAL", "ACCEPTED", "RINGING", "CONNECTED", "HANGUP"],
         )
+        self.assertEqual(initial["call"]["partnerId"], self.far_partner.id)
+        calls = self.logged_calls(self.alice)
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(calls[0]["direction"], "outbound")
+        self.assertEqual(calls[0]["partner_id"], self.far_partner.id)
 
     def test_foreign_call_id_changes_nothing(self):
         self.login(self.alice)
