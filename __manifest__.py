@@ -24,6 +24,11 @@
     "demo": [
         "demo/cti_demo.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "cti_connector/static/src/**/*",
+        ],
+    },
     "post_load": "post_load",
     "installable": True,
     "application": True,
