@@ -13,6 +13,7 @@ as soon as the engine emits it.
 
 import contextlib
 import logging
+import os
 import queue
 import select
 import threading
@@ -135,7 +136,8 @@ class ServiceHost:
             info["host"] = self.config.db_host
         if self.config.db_port:
             info["port"] = self.config.db_port
-        info["application_name"] = "odoo-cti-service"
+        # The pid tells an operator (and the multi-node test) which process owns whom.
+        info["application_name"] = f"odoo-cti-service/{os.getpid()}"
         cnx = psycopg2.connect(**info)
         cnx.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
         with cnx.cursor() as cr:
