@@ -231,6 +231,7 @@ class ClickToCall:
             self.busy = False
             self.state = "transferred"
             self.call.cause = "transferred"
+            self.call.transferredTo = self.transfer_destination
             self._emit(CallEvent.HANGUP)
             self.agent.click_to_call_transferred(self)
 

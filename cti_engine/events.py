@@ -36,10 +36,14 @@ class Call:
     destinationName: str = ""  # noqa: N815
     status: str = ""
     cause: str = ""
+    # Extra key (the reference allows them), present only on the HANGUP of a transfer.
+    transferredTo: str = ""  # noqa: N815
 
     def as_dict(self):
         data = dataclasses.asdict(self)
         data["direction"] = self.direction.value
+        if not data["transferredTo"]:
+            del data["transferredTo"]
         return data
 
 

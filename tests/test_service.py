@@ -80,6 +80,7 @@ class TestService(HttpCase):
         # Sessions are made before the service starts: while it runs, the test thread keeps
         # off the shared test cursor except through registry.cursor(), which is locked.
         self.sessions = {}
+        self.partner_of = {user.id: user.partner_id.id for user in (self.alice, self.bob)}
         for user in (self.alice, self.bob, self.nobody):
             self.session = None  # authenticate() would delete the previous user's session
             self.authenticate(user.login, user.login)
@@ -113,20 +114,48 @@ class TestService(HttpCase):
             data = json.loads(message)
             if data.get("type") != "cti_connector/event":
                 continue
-            if target[1:] == ["res.partner", user.partner_id.id]:
+            if target[1:] == ["res.partner", self.partner_of[user.id]]:
                 events.append(data["payload"])
         return events
 
     def logged_calls(self, user):
         with self.registry.cursor() as cr:
             cr.execute(
-                "SELECT status, direction, partner_id FROM cti_call WHERE user_id = %s",
+                """
+                SELECT status, direction, partner_id, duration, ring_duration, hangup_cause,
+                       transferred_to, id
+                  FROM cti_call WHERE user_id = %s
+                """,
                 (user.id,),
             )
-            return [
-                {"status": row[0], "direction": row[1], "partner_id": row[2]}
-                for row in cr.fetchall()
-            ]
+            keys = (
+                "status",
+                "direction",
+                "partner_id",
+                "duration",
+                "ring_duration",
+                "hangup_cause",
+                "transferred_to",
+                "id",
+            )
+            return [dict(zip(keys, row, strict=True)) for row in cr.fetchall()]
+
+    def call_activities(self, model, res_id):
+        """(done Call activities in the chatter, planned Call activities) of a record."""
+        with self.registry.cursor() as cr:
+            call_type = self.env(cr=cr).ref("mail.mail_activity_data_call").id
+            cr.execute(
+                "SELECT count(*) FROM mail_message WHERE model = %s AND res_id = %s "
+                "AND mail_activity_type_id = %s",
+                (model, res_id, call_type),
+            )
+            done = cr.fetchone()[0]
+            cr.execute(
+                "SELECT count(*) FROM mail_activity WHERE res_model = %s AND res_id = %s "
+                "AND activity_type_id = %s",
+                (model, res_id, call_type),
+            )
+            return done, cr.fetchone()[0]
 
     def wait_for(self, user, name, count=1, timeout=25):
         deadline = time.monotonic() + timeout
@@ -160,9 +189,10 @@ class TestService(HttpCase):
 
     def test_inbound_call_events(self):
         self.login(self.alice)
-        caller = self.sipp.uac(self.kamailio, "1001", caller=CALLER, talk_s=2)
+        caller = self.sipp.uac(self.kamailio, "1001", caller=CALLER, talk_s=3)
         self.phone.wait_event("CALL_INCOMING")
         ringing = self.wait_for(self.alice, "RINGING")
+        time.sleep(2)
         self.phone.answer()
         self.wait_for(self.alice, "CONNECTED")
         self.wait_for(self.alice, "HANGUP")
@@ -178,6 +208,9 @@ class TestService(HttpCase):
         self.assertEqual(len(calls), 1)
         self.assertEqual(calls[0]["status"], "answered")
         self.assertEqual(calls[0]["partner_id"], self.caller_partner.id)
+        self.assertAlmostEqual(calls[0]["ring_duration"], 2, delta=1)
+        self.assertAlmostEqual(calls[0]["duration"], 3, delta=1)
+        self.assertEqual(self.call_activities("res.partner", self.caller_partner.id), (1, 0))
         for event in self.bus_events(self.alice):
             self.assertNotIn(SIP_PASSWORD, json.dumps(event))
 
@@ -206,6 +239,57 @@ class TestService(HttpCase):
         self.assertEqual(len(calls), 1)
         self.assertEqual(calls[0]["direction"], "outbound")
         self.assertEqual(calls[0]["partner_id"], self.far_partner.id)
+        self.assertEqual(calls[0]["status"], "answered")
+        self.assertAlmostEqual(calls[0]["duration"], 2, delta=1)
+        self.assertEqual(self.call_activities("res.partner", self.far_partner.id), (1, 0))
+
+    def test_missed_call_leaves_a_call_back(self):
+        self.login(self.alice)
+        caller = self.sipp.uac(self.kamailio, "1001", caller=CALLER, cancel_after_s=2)
+        final = self.wait_for(self.alice, "CANCEL")
+        caller.wait()
+        self.assertEqual(final["call"]["cause"], "missed")
+        calls = self.logged_calls(self.alice)
+        self.assertEqual([c["status"] for c in calls], ["missed"])
+        self.assertAlmostEqual(calls[0]["ring_duration"], 2, delta=1)
+        self.assertEqual(calls[0]["duration"], 0)
+        self.assertEqual(self.call_activities("res.partner", self.caller_partner.id), (0, 1))
+
+    def test_busy_far_end(self):
+        self.login(self.alice)
+        far = self.sipp.uas("busy")
+        self.rpc(self.alice, "/cti/call", destination="+4989555000")
+        self.phone.wait_event("CALL_INCOMING")
+        self.phone.answer()
+        final = self.wait_for(self.alice, "CANCEL")
+        far.wait()
+        self.assertEqual(final["call"]["cause"], "busy")
+        calls = self.logged_calls(self.alice)
+        self.assertEqual([c["status"] for c in calls], ["busy"])
+        self.assertEqual(calls[0]["duration"], 0)
+
+    def test_transferred_call(self):
+        self.login(self.alice)
+        bob_phone = lab.Baresip(
+            self.run_dir, "1002", "lab-secret-1002", self.kamailio, auto_answer=True
+        ).start()
+        self.addCleanup(bob_phone.stop)
+        bob_phone.wait_registered()
+        far = self.sipp.uas("reinvite")
+        self.rpc(self.alice, "/cti/call", destination="+4989555000")
+        self.phone.wait_event("CALL_INCOMING")
+        self.phone.answer()
+        connected = self.wait_for(self.alice, "CONNECTED")
+        self.rpc(self.alice, "/cti/transfer", callId=connected["call"]["id"], destination="1002")
+        hangup = self.wait_for(self.alice, "HANGUP")
+        self.assertEqual(hangup["call"]["cause"], "transferred")
+        bob_phone.wait_event("CALL_ESTABLISHED")
+        self.assertEqual(hangup["call"]["transferredTo"], "1002")
+        calls = self.logged_calls(self.alice)
+        self.assertEqual([c["status"] for c in calls], ["transferred"])
+        self.assertEqual(calls[0]["transferred_to"], "1002")
+        bob_phone.hangup()
+        far.wait()
 
     def test_foreign_call_id_changes_nothing(self):
         self.login(self.alice)

@@ -73,6 +73,7 @@ def test_transfer_moves_the_far_end_to_the_new_destination(agent_factory, baresi
     hangup = events.wait_for("HANGUP")
     assert hangup["call"]["id"] == call_id
     assert hangup["call"]["cause"] == "transferred"
+    assert hangup["call"]["transferredTo"] == "1002"
     phone.wait_event("CALL_CLOSED")
     colleague.wait_event("CALL_ESTABLISHED")
     invites = _invites(far.messages())
