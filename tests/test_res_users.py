@@ -49,3 +49,18 @@ class TestPreferences(CtiCommon):
         self.assertFalse(values["cti_account_id"])
         self.plain.with_user(self.plain).write({"cti_username": "2099"})
         self.assertFalse(self.env["cti.account"].search([("user_id", "=", self.plain.id)]))
+
+
+@tagged("post_install", "-at_install")
+class TestAutoLogin(CtiCommon):
+    def test_web_login_starts_the_cti_session_only_with_auto_login(self):
+        self.env["res.users"].with_user(self.bob)._update_last_login()
+        self.assertFalse(self.account_bob.session_wanted)
+        self.account_alice.auto_login = True
+        self.env["res.users"].with_user(self.alice)._update_last_login()
+        self.assertTrue(self.account_alice.session_wanted)
+        self.assertFalse(self.account_bob.session_wanted)
+
+    def test_user_without_account_logs_in_normally(self):
+        self.env["res.users"].with_user(self.plain)._update_last_login()
+        self.assertFalse(self.env["cti.account"].search([("session_wanted", "=", True)]))
