@@ -5,14 +5,30 @@ an ERROR payload only for what it can tell straight away (no account, bad number
 """
 
 import re
+from datetime import timedelta
 
-from odoo import _, http
+import phonenumbers
+from odoo import _, fields, http
 from odoo.http import request
 
 from ..cti_engine.phone import InvalidDestination, normalize_destination
 
 CALL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ORIGIN_MODELS = ("res.partner", "crm.lead")
+# Click-to-call rate limit per user: a stuck key or a script must not start a dialling storm.
+CALL_RATE_LIMIT = 5
+CALL_RATE_WINDOW = timedelta(seconds=30)
+MAX_FORMAT_NUMBERS = 100
+
+
+def format_for_people(number):
+    if not number.startswith("+") or len(number) > 16:
+        return number
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _error(message):
@@ -21,7 +37,11 @@ def _error(message):
 
 class CtiController(http.Controller):
     def _account(self):
-        return request.env["cti.account"].search([("user_id", "=", request.env.uid)], limit=1)
+        Account = request.env["cti.account"]
+        if not Account.has_access("read"):
+            # users outside the CTI groups simply have no account (and keep their tel: links)
+            return Account
+        return Account.search([("user_id", "=", request.env.uid)], limit=1)
 
     def _enqueue(self, account, name, payload):
         if not account:
@@ -33,6 +53,20 @@ class CtiController(http.Controller):
         )
         request.env.cr.execute("SELECT pg_notify('cti_command', %s)", (str(command.id),))
         return {"queued": True, "commandId": command.id}
+
+    def _calls_recently(self, account):
+        since = fields.Datetime.now() - CALL_RATE_WINDOW
+        return (
+            request.env["cti.command"]
+            .sudo()
+            .search_count(
+                [
+                    ("account_id", "=", account.id),
+                    ("name", "=", "call"),
+                    ("create_date", ">=", since),
+                ]
+            )
+        )
 
     def _destination(self, account, destination):
         country = account.pbx_id.country_id or account.company_id.country_id
@@ -74,6 +108,10 @@ class CtiController(http.Controller):
             number = self._destination(account, destination) if account else None
         except InvalidDestination as exc:
             return _error(str(exc))
+        if account and self._calls_recently(account) >= CALL_RATE_LIMIT:
+            return _error(
+                _("Too many calls in a short time: wait a few seconds before calling again.")
+            )
         payload = {"destination": number}
         if isinstance(origin, dict) and origin.get("model") in ORIGIN_MODELS:
             try:
@@ -106,6 +144,22 @@ class CtiController(http.Controller):
         except InvalidDestination as exc:
             return _error(str(exc))
         return self._call_command("transfer", callId, destination=number)
+
+    @http.route("/cti/format", type="json", auth="user")
+    def format_numbers(self, numbers=None):
+        """The numbers of calls written for people (``+49 89 555000``); extensions and
+        anything unreadable unchanged. The browser has no phone number metadata.
+
+        :param list numbers: E.164 numbers or extensions, as call events carry them
+        :return: dict number -> text to show
+        """
+        if not isinstance(numbers, list):
+            return {}
+        return {
+            number: format_for_people(number)
+            for number in numbers[:MAX_FORMAT_NUMBERS]
+            if isinstance(number, str)
+        }
 
     def _call_command(self, name, call_id, **extra):
         if not isinstance(call_id, str) or not CALL_ID.match(call_id):

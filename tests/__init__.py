@@ -5,6 +5,7 @@ from . import (
     test_number_matching,  # noqa: F401
     test_password,  # noqa: F401
     test_res_users,  # noqa: F401
+    test_routes,  # noqa: F401
     test_service,  # noqa: F401
     test_session_info,  # noqa: F401
 )
