@@ -123,6 +123,16 @@ class UserAgent:
     def resume(self, call_id):
         self.reactor.call_soon(self._control, call_id, "resume")
 
+    def active_call_ids(self):
+        """Ids of the calls this agent currently knows to be in progress.
+
+        A host that restarted uses it to finish the calls it had logged before and that
+        ended while nobody watched.
+        """
+        return self.reactor.run_sync(
+            lambda: {call.id for call in self.tracker.active_calls} | set(self._click_to_calls)
+        )
+
     # -- helpers used by ClickToCall ------------------------------------------------------
 
     def emit(self, payload):
