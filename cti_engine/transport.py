@@ -207,5 +207,13 @@ def _close_quietly(ws):
 
 
 def _describe(exc):
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        # OpenSSL's own wording ("[SSL: CERTIFICATE_VERIFY_FAILED] ... (_ssl.c:1006)") does
+        # not tell an administrator what is wrong or what to do about it.
+        detail = exc.verify_message or exc.reason or "verification failed"
+        return (
+            f"its TLS certificate could not be verified: {detail}; if the PBX uses a "
+            "private CA, set its CA bundle"
+        )
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]

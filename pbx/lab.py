@@ -44,6 +44,7 @@ LOOPBACK = "127.0.0.1"
 
 INSTALL_HINT = {
     "kamailio": "apt-get install kamailio kamailio-websocket-modules kamailio-presence-modules",
+    "openssl": "apt-get install openssl",
     "baresip": "apt-get install baresip",
     "sipp": "apt-get install sip-tester",
     "kamcmd": "apt-get install kamailio",
@@ -168,6 +169,61 @@ class _Managed:
 
 
 # --------------------------------------------------------------------------
+# TLS: a private CA per run
+# --------------------------------------------------------------------------
+
+TLS_MODULE_HINT = "apt-get install kamailio-tls-modules"
+
+
+class TestPki:
+    """A private CA and a server certificate for 127.0.0.1 / localhost, made per run.
+
+    Generated with the ``openssl`` CLI so nothing in the lab needs a Python crypto
+    package; a fresh CA per run means no test can pass by trusting a system CA by accident.
+    """
+
+    def __init__(self, directory: Path | str) -> None:
+        self.dir = Path(directory)
+        self.ca_cert = self.dir / "ca.crt"
+        self.ca_key = self.dir / "ca.key"
+        self.server_cert = self.dir / "server.crt"
+        self.server_key = self.dir / "server.key"
+
+    def create(self) -> TestPki:
+        openssl = require_binary("openssl")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        ext = self.dir / "server.ext"
+        # Python verifies the host name against subjectAltName only (never the CN); the
+        # key usages keep strict verifiers (VERIFY_X509_STRICT, Python 3.13+) satisfied.
+        ext.write_text(
+            "basicConstraints=critical,CA:FALSE\n"
+            "keyUsage=critical,digitalSignature,keyEncipherment\n"
+            "extendedKeyUsage=serverAuth\n"
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+            "subjectKeyIdentifier=hash\n"
+            "authorityKeyIdentifier=keyid:always\n",
+            encoding="ascii",
+        )
+        ca_ext = "basicConstraints=critical,CA:TRUE"
+        steps = [
+            [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=cti_connector test CA", "-keyout", str(self.ca_key),
+             "-out", str(self.ca_cert), "-addext", ca_ext,
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            [openssl, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+             "-keyout", str(self.server_key), "-out", str(self.dir / "server.csr")],
+            [openssl, "x509", "-req", "-in", str(self.dir / "server.csr"),
+             "-CA", str(self.ca_cert), "-CAkey", str(self.ca_key), "-CAcreateserial",
+             "-days", "2", "-extfile", str(ext), "-out", str(self.server_cert)],
+        ]  # fmt: skip
+        for argv in steps:
+            out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+            if out.returncode != 0:
+                raise LabError(f"openssl failed: {' '.join(argv[:3])}\n{out.stderr}")
+        return self
+
+
+# --------------------------------------------------------------------------
 # Kamailio
 # --------------------------------------------------------------------------
 
@@ -225,6 +281,9 @@ class Kamailio(_Managed):
     """Kamailio test PBX (UDP SIP + SIP over WebSocket) on loopback.
 
     ``gateway`` is ``(host, port)`` of the "PSTN gateway" (a SIPp UAS).
+    ``tls=True`` adds SIP over secure WebSocket on ``wss_port`` (``wss_url``), with a
+    certificate from a private CA made for the run (``ca_cert``); it needs the
+    kamailio-tls-modules package.
     """
 
     name = "kamailio"
@@ -239,6 +298,8 @@ class Kamailio(_Managed):
         ws_port: int | None = None,
         debug_level: int = 2,
         cfg: Path | str = KAMAILIO_CFG,
+        tls: bool = False,
+        wss_port: int | None = None,
     ) -> None:
         super().__init__()
         self.binary = require_binary("kamailio")
@@ -255,11 +316,28 @@ class Kamailio(_Managed):
         self.pid_path = self.run_dir / "kamailio.pid"
         self.ctl_path = self.run_dir / "kamailio_ctl"
         self._log_offset = 0
+        self.tls = tls
+        self.wss_port = (wss_port or free_port("tcp")) if tls else None
+        self.pki = TestPki(self.run_dir / "tls") if tls else None
+        self.tls_cfg_path = self.run_dir / "tls.cfg"
 
     # -- properties -------------------------------------------------------
     @property
     def ws_url(self) -> str:
         return f"ws://{LOOPBACK}:{self.ws_port}"
+
+    @property
+    def wss_url(self) -> str:
+        if not self.tls:
+            raise LabError("this Kamailio was started without tls=True")
+        return f"wss://{LOOPBACK}:{self.wss_port}"
+
+    @property
+    def ca_cert(self) -> Path:
+        """The private CA that signed the server certificate (the agent's ``ca_bundle``)."""
+        if self.pki is None:
+            raise LabError("this Kamailio was started without tls=True")
+        return self.pki.ca_cert
 
     @property
     def sip_uri(self) -> str:
@@ -299,6 +377,14 @@ class Kamailio(_Managed):
             "CTL_SOCK": f'"unix:{self.ctl_path}"',
             "DEBUG_LEVEL": str(self.debug_level),
         }
+        if self.tls:
+            defines.update(
+                {
+                    "WITH_TLS": "1",
+                    "WSS_PORT": str(self.wss_port),
+                    "TLS_CFG": f'"{self.tls_cfg_path}"',
+                }
+            )
         argv = [
             self.binary,
             "-DD",
@@ -324,6 +410,8 @@ class Kamailio(_Managed):
             return self
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._write_db()
+        if self.tls:
+            self._write_tls()
         with contextlib.suppress(FileNotFoundError):
             self.ctl_path.unlink()
         (self.run_dir / "cmdline.txt").write_text(" ".join(self.argv()) + "\n")
@@ -339,17 +427,41 @@ class Kamailio(_Managed):
             raise LabError(msg) from exc
         return self
 
+    def _write_tls(self) -> None:
+        """The run's certificates (made once, kept across restarts) and tls.cfg."""
+        if not self.pki.server_cert.exists():
+            self.pki.create()
+        module_dirs = ("/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules")
+        if not any(Path(d, "tls.so").exists() for d in module_dirs):
+            raise LabError(f"kamailio's tls module is missing - {TLS_MODULE_HINT}")
+        # The PBX asks for no client certificate: the agent authenticates with digest.
+        self.tls_cfg_path.write_text(
+            "[server:default]\n"
+            "method = TLSv1.2+\n"
+            "verify_certificate = no\n"
+            "require_certificate = no\n"
+            f"certificate = {self.pki.server_cert}\n"
+            f"private_key = {self.pki.server_key}\n"
+            "\n[client:default]\n"
+            "verify_certificate = no\n"
+            "require_certificate = no\n",
+            encoding="ascii",
+        )
+
     def _ready(self) -> bool:
         if not self.running():
             raise LabError(f"kamailio exited ({self.proc.returncode}):\n{self.log_tail()}")
         if not self._options_ok():
             return False
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.settimeout(0.5)
-            try:
-                sock.connect((LOOPBACK, self.ws_port))
-            except OSError:
-                return False
+        for port in (self.ws_port, self.wss_port):
+            if port is None:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.settimeout(0.5)
+                try:
+                    sock.connect((LOOPBACK, port))
+                except OSError:
+                    return False
         return True
 
     def _options_ok(self) -> bool:
@@ -386,12 +498,15 @@ class Kamailio(_Managed):
         return self.start()
 
     def _tcp_bindable(self) -> bool:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((LOOPBACK, self.ws_port))
-            except OSError:
-                return False
+        for port in (self.ws_port, self.wss_port):
+            if port is None:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind((LOOPBACK, port))
+                except OSError:
+                    return False
         return True
 
     # -- logs and introspection ------------------------------------------

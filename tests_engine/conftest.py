@@ -50,10 +50,17 @@ def sipp(lab_dir: Path):
 
 
 @pytest.fixture
-def kamailio(lab_dir: Path, sipp):
-    """A running Kamailio with users 1001..1003 (password ``secret<user>``)."""
+def kamailio(request, lab_dir: Path, sipp):
+    """A running Kamailio with users 1001..1003 (password ``secret<user>``).
+
+    A test marked ``@pytest.mark.tls`` gets one that also serves ``wss://`` (``wss_url``)
+    with a certificate from a private CA made for the test (``ca_cert``).
+    """
     _require("kamailio")
-    pbx = lab.Kamailio(lab_dir, users=LAB_USERS, domain=LAB_DOMAIN, gateway=sipp.gateway)
+    tls = request.node.get_closest_marker("tls") is not None
+    if tls:
+        _require("openssl")
+    pbx = lab.Kamailio(lab_dir, users=LAB_USERS, domain=LAB_DOMAIN, gateway=sipp.gateway, tls=tls)
     try:
         pbx.start()
     except lab.LabError as exc:

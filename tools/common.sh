@@ -24,7 +24,8 @@ need_apt() {
 }
 
 install_system_packages() {
-    need_apt kamailio kamailio-websocket-modules kamailio-presence-modules sip-tester baresip \
+    need_apt kamailio kamailio-websocket-modules kamailio-presence-modules kamailio-tls-modules \
+        sip-tester baresip openssl \
         libpq-dev libldap2-dev libsasl2-dev postgresql-client
 }
 

@@ -1,0 +1,71 @@
+"""SIP over secure WebSocket (wss://) against the lab Kamailio with a per-test private CA."""
+
+import time
+
+import pytest
+from conftest import ready_agent
+
+CALLER = "+4930123456"
+
+pytestmark = pytest.mark.tls
+
+
+def _count_connects(agent):
+    """Wrap the agent's transport so the test sees every connection attempt."""
+    attempts = []
+    connect = agent.transport.connect
+
+    def counting():
+        attempts.append(time.monotonic())
+        return connect()
+
+    agent.transport.connect = counting
+    return attempts
+
+
+def test_unverifiable_certificate_is_a_clear_error_and_retried_with_backoff(
+    agent_factory, kamailio
+):
+    agent, events = agent_factory(ws_url=kamailio.wss_url, backoff_base=0.5, backoff_cap=30)
+    attempts = _count_connects(agent)
+    agent.login()
+    error = events.wait_for("ERROR")
+    assert "certificate could not be verified" in error["message"]
+    assert "CA bundle" in error["message"]
+    assert kamailio.wss_url in error["message"]
+    time.sleep(5)
+    # Retried (the PBX may get a proper certificate), but with a growing, jittered delay:
+    # a tight loop would make hundreds of TLS handshakes in these five seconds.
+    assert 2 <= len(attempts) <= 12, attempts
+    assert events.names() == ["ERROR"]  # one error for the whole outage, never READY
+    assert agent.state == "reconnecting"
+    assert not agent.is_connected()
+
+
+def test_private_ca_bundle_connects_and_reports_calls(
+    agent_factory, baresip_factory, sipp, kamailio
+):
+    phone = baresip_factory("1001")
+    agent, events = ready_agent(
+        agent_factory, ws_url=kamailio.wss_url, ca_bundle=str(kamailio.ca_cert)
+    )
+    assert events.names() == ["LOGGED_IN", "READY"]
+    assert agent.via.startswith("SIP/2.0/WSS ")
+    caller = sipp.uac(kamailio, "1001", caller=CALLER, talk_s=1)
+    phone.wait_event("CALL_INCOMING")
+    ringing = events.wait_for("RINGING")
+    phone.answer()
+    events.wait_for("CONNECTED")
+    events.wait_for("HANGUP", timeout=30)
+    assert caller.wait() == 0
+    assert events.names(call_only=True) == ["RINGING", "CONNECTED", "HANGUP"]
+    assert ringing["call"]["source"] == CALLER
+    # the subscription really went over TLS: Kamailio saw it on its wss port
+    assert f"REQ SUBSCRIBE sip:1001@{kamailio.domain} from wss:" in kamailio.log_text()
+
+
+def test_verification_can_be_turned_off(agent_factory, kamailio):
+    agent, events = ready_agent(agent_factory, ws_url=kamailio.wss_url, verify_tls=False)
+    assert events.names() == ["LOGGED_IN", "READY"]
+    agent.logout()
+    events.wait_for("LOGGED_OUT")
