@@ -421,9 +421,9 @@ class UserAgent:
             response.headers.add("Allow", sip.ALLOWED_METHODS)
             self.transport.send(sip.serialize(response))
         elif method == "INVITE" and call_id in self._legs:
-            # A re-INVITE from one side of a click-to-call (e.g. the phone holding). Relaying
-            # it to the other side is not done yet; the session stays as it was.
-            self._reply(request, 488, "Not Acceptable Here")
+            # A re-INVITE from one side of a click-to-call (e.g. the phone holding).
+            c2c, leg = self._legs[call_id]
+            c2c.on_reinvite(leg, request)
         elif method in ("BYE", "CANCEL", "INVITE", "UPDATE"):
             self._reply(request, 481, "Call/Transaction Does Not Exist")
         else:
@@ -456,6 +456,17 @@ class UserAgent:
                 self.tracker.apply(info)
         if state == "terminated" and self.state == "ready":
             self._subscribe()
+
+    def respond(self, request, code, phrase, body=b""):
+        """Answer a request in one of the agent's dialogs; a 2xx to INVITE carries our
+        Contact (the peer's new remote target) and ``body`` as an SDP answer."""
+        response = sip.response_to(
+            request, code, phrase, body=body, content_type="application/sdp" if body else None
+        )
+        if request.method == "INVITE" and 200 <= code < 300:
+            response.headers.add("Contact", self.contact)
+            response.headers.add("Allow", sip.ALLOWED_METHODS)
+        self.transport.send(sip.serialize(response))
 
     def _reply(self, request, code, phrase):
         to_tag = None

@@ -1013,13 +1013,15 @@ class SippFactory:
         ``behaviour``: "answer" (180, 200 after ``ring_s``; BYE after
         ``hangup_after_s`` or wait for the caller's BYE), "busy" (486) or
         "noanswer" (180, then 200/487 on CANCEL) or "reinvite" (answers, then accepts
-        re-INVITEs until the caller's BYE).
+        re-INVITEs until the caller's BYE) or "glare" (answers, meets the first re-INVITE
+        with one of its own and 491, accepts the retry; see uas_glare.xml).
         """
         scenario = {
             "answer": "uas_answer.xml",
             "busy": "uas_busy.xml",
             "noanswer": "uas_noanswer.xml",
             "reinvite": "uas_reinvite.xml",
+            "glare": "uas_glare.xml",
         }[behaviour]
         port = port or self.gateway_port
         sets = {}
@@ -1028,7 +1030,7 @@ class SippFactory:
                 "ring_ms": int(ring_s * 1000),
                 "hangup_ms": int((hangup_after_s or 0) * 1000),
             }
-        elif behaviour == "reinvite":
+        elif behaviour in ("reinvite", "glare"):
             sets = {"ring_ms": int(ring_s * 1000)}
         extra = ["-timeout", f"{int(timeout_s)}s", "-timeout_error"]
         label, argv = self._argv(scenario, port, {}, sets, extra)

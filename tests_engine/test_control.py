@@ -5,6 +5,8 @@ import time
 
 from conftest import ready_agent
 
+from pbx.lab import wait_until
+
 FAR_END = "+4989555000"
 
 
@@ -140,3 +142,90 @@ def test_terminate_observed_call_asks_the_phone_to_hand_it_over(
     events.wait_for("HANGUP", timeout=20)  # the caller hangs up: the call was left alone
     assert caller.wait() == 0
     assert events.names(call_only=True) == ["RINGING", "CONNECTED", "HANGUP"]
+
+
+def test_hold_and_resume_on_the_phone_are_relayed_to_the_far_end(
+    agent_factory, baresip_factory, sipp, kamailio
+):
+    """The phone's own hold key re-INVITEs the agent (its dialog peer); the agent passes the
+    offer on to the far end and the far end's answer back, instead of refusing it."""
+    phone = baresip_factory("1001", auto_answer=True)
+    far = sipp.uas("reinvite", ring_s=0.5)
+    agent, events = ready_agent(agent_factory)
+    agent.call(FAR_END)
+    call_id = events.wait_for("CONNECTED")["call"]["id"]
+    phone.wait_event("CALL_ESTABLISHED")
+    time.sleep(0.3)  # the ACK with the far end's answer reaches the phone first
+
+    phone.hold()
+    held = events.wait_for("ON_HOLD")
+    assert held["call"]["id"] == call_id
+    invites = _invites(far.messages())
+    assert len(invites) == 2 and "a=sendonly" in invites[1]
+
+    phone.resume()
+    events.wait_for("CONNECTED", count=2)
+    invites = _invites(far.messages())
+    assert len(invites) == 3 and "a=sendonly" not in invites[2]
+    versions = [int(_origin(i).split()[2]) for i in invites]
+    assert versions[0] < versions[1] < versions[2]
+    # both re-INVITEs were answered by the agent (over its WebSocket) with 200, none refused
+    wait_until(
+        lambda: kamailio.log_text().count("REPLY 200 OK for INVITE from ws:") == 2,
+        5,
+        what="the agent's two 200 OK to the phone's re-INVITEs in the PBX log",
+    )
+    log = kamailio.log_text()
+    assert "REPLY 488" not in log and "REPLY 491" not in log
+    assert "CALL_CLOSED" not in phone.event_types()
+
+    agent.terminate(call_id)
+    assert events.wait_for("HANGUP")["call"]["cause"] == "terminated"
+    assert far.wait() == 0
+    assert events.names(call_only=True) == [
+        "INITIAL",
+        "ACCEPTED",
+        "RINGING",
+        "CONNECTED",
+        "ON_HOLD",
+        "CONNECTED",
+        "HANGUP",
+    ]
+
+
+def test_glare_on_a_relayed_reinvite_gets_491_and_a_retry(
+    agent_factory, baresip_factory, sipp, kamailio
+):
+    """The phone holds while the far end re-INVITEs too (SIPp ``uas_glare.xml``): the agent
+    refuses the far end's re-INVITE with 491 (its relay is pending), the far end refuses the
+    relayed one with 491, and the agent, owner of the Call-ID, retries after 2.1-4 s."""
+    phone = baresip_factory("1001", auto_answer=True)
+    far = sipp.uas("glare", ring_s=0.5)
+    agent, events = ready_agent(agent_factory)
+    agent.call(FAR_END)
+    call_id = events.wait_for("CONNECTED")["call"]["id"]
+    phone.wait_event("CALL_ESTABLISHED")
+    time.sleep(0.3)
+
+    started = time.monotonic()
+    phone.hold()
+    events.wait_for("ON_HOLD", timeout=15)
+    assert time.monotonic() - started >= 2.1  # the retry waited as RFC 3261 §14.1 says
+    trace = far.messages()
+    assert "SIP/2.0 491" in trace  # the agent's answer to the far end's re-INVITE
+    relayed = [m for m in _invites(trace) if m.startswith("UDP message received")]
+    assert len(relayed) == 3  # the call, the relayed hold, its retry after the 491
+    assert "a=sendonly" in relayed[1] and "a=sendonly" in relayed[2]
+    assert "CALL_CLOSED" not in phone.event_types()
+
+    agent.terminate(call_id)
+    events.wait_for("HANGUP")
+    assert far.wait() == 0, far.output()
+    assert events.names(call_only=True) == [
+        "INITIAL",
+        "ACCEPTED",
+        "RINGING",
+        "CONNECTED",
+        "ON_HOLD",
+        "HANGUP",
+    ]

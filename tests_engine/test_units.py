@@ -2,7 +2,7 @@
 
 import pytest
 
-from cti_engine import dialoginfo, sip
+from cti_engine import dialoginfo, sdp, sip
 from cti_engine.digest import Challenge, DigestClient
 from cti_engine.phone import InvalidDestination, caller_number, normalize_destination
 from cti_engine.tracker import CallTracker
@@ -219,3 +219,55 @@ def test_tracker_ignores_own_legs():
     tracker.own_call_ids.add("call-1")
     tracker.apply(dialoginfo.parse(document(1, dialogs=dialog("early"))))
     assert events == []
+
+
+def test_tracker_takes_the_display_name_from_target_when_identity_has_none():
+    """Some PBXs put the caller's name only on ``<target>`` (the tracker's docstring)."""
+    tracker, events = make_tracker()
+    named_target = (
+        '<dialog id="d-1" call-id="call-1" direction="recipient"><state>early</state>'
+        "<remote><identity>sip:+4930123456@pbx.test</identity>"
+        '<target uri="sip:+4930123456@127.0.0.1" display="Grace"/></remote></dialog>'
+    )
+    tracker.apply(dialoginfo.parse(document(1, dialogs=named_target)))
+    assert names(events) == ["RINGING"]
+    assert events[0]["call"]["sourceName"] == "Grace"
+    assert events[0]["call"]["source"] == "+4930123456"
+
+
+OFFER = (
+    b"v=0\r\no=phone 100 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "session", "held"),
+    [
+        ("", "", False),
+        ("a=sendrecv\r\n", "", False),
+        ("a=recvonly\r\n", "", False),
+        ("a=sendonly\r\n", "", True),
+        ("a=inactive\r\n", "", True),
+        ("", "a=sendonly\r\n", True),  # session level, no media-level override
+        ("a=sendrecv\r\n", "a=sendonly\r\n", False),  # media level wins
+    ],
+)
+def test_sdp_hold_follows_the_direction_attributes(extra, session, held):
+    body = OFFER.replace(b"t=0 0\r\n", f"t=0 0\r\n{session}".encode()) + extra.encode()
+    assert sdp.is_hold(body) is held
+
+
+def test_sdp_hold_the_rfc2543_way_and_refused_streams():
+    assert sdp.is_hold(OFFER.replace(b"c=IN IP4 127.0.0.1", b"c=IN IP4 0.0.0.0"))
+    # a refused stream (port 0) says nothing; no active stream at all is not hold
+    assert not sdp.is_hold(OFFER.replace(b"m=audio 4000", b"m=audio 0") + b"a=sendonly\r\n")
+    assert not sdp.is_hold(b"")
+
+
+def test_sdp_version_is_read_and_set_without_touching_the_rest():
+    assert sdp.origin_version(OFFER) == 7
+    raised = sdp.with_version(OFFER, 12)
+    assert sdp.origin_version(raised) == 12
+    assert raised.replace(b" 12 IN", b" 7 IN") == OFFER
+    assert sdp.origin_version(b"v=0\r\no=broken\r\n") is None
