@@ -7,6 +7,7 @@ import { user } from "@web/core/user";
 
 const FINAL_EVENTS = ["HANGUP", "CANCEL"];
 const HISTORY_SIZE = 10;
+const TROUBLE_STATES = ["reconnecting", "failed"];
 
 /**
  * The browser side of the CTI: the user's session state and calls, kept up to date from
@@ -28,7 +29,9 @@ export const ctiService = {
             status: "logged_out",
             message: "",
             extension: "",
-            calls: {}, // call id -> the latest call object
+            // call id -> the latest call object, with `since`, `connectedAt` and `events`
+            // (the event names seen, in order)
+            calls: {},
             history: [], // the last finished calls, newest first
         });
 
@@ -36,13 +39,20 @@ export const ctiService = {
             const { name, call } = payload;
             if (call) {
                 if (FINAL_EVENTS.includes(name)) {
+                    const known = state.calls[call.id];
                     delete state.calls[call.id];
-                    state.history.unshift({ ...call, endedAt: Date.now() });
+                    state.history.unshift({
+                        ...known,
+                        ...call,
+                        events: [...(known?.events || []), name],
+                        endedAt: Date.now(),
+                    });
                     state.history.splice(HISTORY_SIZE);
                 } else {
                     const known = state.calls[call.id];
                     state.calls[call.id] = {
                         ...call,
+                        events: [...(known?.events || []), name],
                         since: known?.since || Date.now(),
                         connectedAt:
                             known?.connectedAt || (name === "CONNECTED" ? Date.now() : null),
@@ -52,8 +62,14 @@ export const ctiService = {
                 Object.assign(state, { loggedIn: true, status: "ready", message: "" });
             } else if (name === "LOGGED_OUT") {
                 Object.assign(state, { loggedIn: false, status: "logged_out", calls: {} });
+            } else if (name === "LOGGED_IN") {
+                Object.assign(state, { loggedIn: true, status: "connecting" });
             } else if (name === "ERROR") {
                 state.message = payload.message || "";
+                if (state.loggedIn) {
+                    // a lost or refused connection: the service host knows what it does next
+                    refresh();
+                }
             }
             bus.trigger(name, payload);
             bus.trigger("event", payload);
@@ -74,9 +90,13 @@ export const ctiService = {
                 hasAccount: status.hasAccount,
                 loggedIn: status.loggedIn,
                 status: status.state,
-                message: status.message || "",
                 extension: status.extension || "",
             });
+            // the stored message is the last activity's, "Connected to the PBX." included:
+            // only a session in trouble has something to say
+            if (TROUBLE_STATES.includes(status.state) && status.message) {
+                state.message = status.message;
+            }
             return status;
         }
 
@@ -90,7 +110,13 @@ export const ctiService = {
             state,
             bus,
             refresh,
-            login: () => command("/cti/login"),
+            login: async () => {
+                const result = await command("/cti/login");
+                if (result?.queued && state.status === "logged_out") {
+                    Object.assign(state, { loggedIn: true, status: "connecting", message: "" });
+                }
+                return result;
+            },
             logout: () => command("/cti/logout"),
             isConnected: () => state.status === "ready",
             call: (destination, origin) => command("/cti/call", { destination, origin }),
