@@ -28,6 +28,9 @@
         "web.assets_backend": [
             "cti_connector/static/src/**/*",
         ],
+        "web.assets_tests": [
+            "cti_connector/static/tests/tours/**/*",
+        ],
     },
     "post_load": "post_load",
     "installable": True,

@@ -8,4 +8,5 @@ from . import (
     test_routes,  # noqa: F401
     test_service,  # noqa: F401
     test_session_info,  # noqa: F401
+    test_softphone_tour,  # noqa: F401
 )

@@ -1,0 +1,183 @@
+/** @odoo-module **/
+
+import { registry } from "@web/core/registry";
+
+/*
+ * Tours of the softphone against the real service, Kamailio, baresip and SIPp, started by
+ * tests/test_softphone_tour.py. SIP takes its time: steps wait on what the softphone shows,
+ * with long timeouts. A step logging "cti_tour:<action>" asks the Python test to act for
+ * the world outside the browser (start the CTI service, pick up the desk phone, take a
+ * screenshot).
+ */
+
+const SIP_TIMEOUT = 30000;
+
+function signal(action) {
+    return {
+        content: `Python side: ${action}`,
+        trigger: "body",
+        run: () => console.log(`cti_tour:${action}`),
+    };
+}
+
+function pause(ms) {
+    return {
+        content: `Let ${ms} ms pass`,
+        trigger: "body",
+        run: () => new Promise((resolve) => setTimeout(resolve, ms)),
+    };
+}
+
+function openSoftphone() {
+    return [
+        {
+            content: "Open the softphone",
+            trigger: ".o_menu_systray .o_cti_softphone_toggler",
+            run: "click",
+        },
+        { content: "The softphone is open", trigger: ".o_cti_softphone" },
+    ];
+}
+
+function login() {
+    return [
+        signal("start"),
+        ...openSoftphone(),
+        { content: "Log in", trigger: ".o_cti_softphone .o_cti_login", run: "click" },
+        {
+            content: "The session is ready",
+            trigger: ".o_cti_softphone[data-status=ready] .o_cti_session_state:contains(Ready)",
+            timeout: SIP_TIMEOUT,
+        },
+    ];
+}
+
+function dial(number) {
+    return [
+        { content: "Type the number", trigger: ".o_cti_dial_input", run: `edit ${number}` },
+        { content: "Call", trigger: ".o_cti_dial_call", run: "click" },
+    ];
+}
+
+function waitCall(status, extra = "") {
+    return {
+        content: `The call is ${status}`,
+        trigger: `.o_cti_softphone .o_cti_call[data-status=${status}]${extra}`,
+        timeout: SIP_TIMEOUT,
+    };
+}
+
+registry.category("web_tour.tours").add("cti_connector_click_to_call", {
+    steps: () => [
+        ...login(),
+        {
+            content: "Click the call button beside the partner's phone",
+            trigger: ".o_form_view .o_field_widget[name=phone] .o_cti_call_button",
+            run: "click",
+        },
+        waitCall("INITIAL", " .o_cti_call_status:contains(Your phone is ringing)"),
+        signal("answer"),
+        waitCall("RINGING", " .o_cti_call_name:contains(Far End GmbH)"),
+        waitCall("CONNECTED", " .o_cti_call_number:contains(+49 89 555000)"),
+        waitCall("CONNECTED", "[data-events='INITIAL ACCEPTED RINGING CONNECTED']"),
+        {
+            content: "The far end hangs up: the call moves to the last calls",
+            trigger: ".o_cti_softphone .o_cti_history_item[data-status=HANGUP]:contains(Far End GmbH)",
+            timeout: SIP_TIMEOUT,
+        },
+        {
+            content: "No current call is left",
+            trigger: ".o_cti_softphone:not(:has(.o_cti_call))",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("cti_connector_hold_and_hang_up", {
+    steps: () => [
+        ...login(),
+        ...dial("089 555000"),
+        waitCall("CONNECTED", " .o_cti_call_name:contains(Far End GmbH)"),
+        pause(1500), // a running timer in the picture
+        signal("screenshot"),
+        pause(1000),
+        { content: "Hold", trigger: ".o_cti_call .o_cti_hold", run: "click" },
+        waitCall("ON_HOLD", " .o_cti_resume"),
+        { content: "Resume", trigger: ".o_cti_call .o_cti_resume", run: "click" },
+        waitCall("CONNECTED", " .o_cti_hold"),
+        { content: "Hang up", trigger: ".o_cti_call .o_cti_hangup", run: "click" },
+        {
+            content: "The call ended from Odoo",
+            trigger: ".o_cti_softphone .o_cti_history_item[data-status=HANGUP][data-cause=terminated]",
+            timeout: SIP_TIMEOUT,
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("cti_connector_transfer", {
+    steps: () => [
+        ...login(),
+        ...dial("+49 89 555000"),
+        waitCall("CONNECTED"),
+        { content: "Transfer", trigger: ".o_cti_call .o_cti_transfer", run: "click" },
+        {
+            content: "Look the colleague up",
+            trigger: ".o_cti_transfer_form input",
+            run: "edit Colleague",
+        },
+        {
+            content: "Pick the colleague's number",
+            trigger: ".o-autocomplete--dropdown-item:contains(Bob Colleague)",
+            run: "click",
+        },
+        {
+            content: "The field shows the colleague's number",
+            trigger: ".o_cti_transfer_form input:value(1002)",
+        },
+        {
+            content: "Transfer to the chosen number",
+            trigger: ".o_cti_transfer_confirm:enabled",
+            run: "click",
+        },
+        {
+            content: "The call left this user",
+            trigger:
+                ".o_cti_softphone .o_cti_history_item[data-status=HANGUP][data-cause=transferred]",
+            timeout: SIP_TIMEOUT,
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("cti_connector_invalid_number", {
+    steps: () => [
+        ...login(),
+        ...dial("12ab34"),
+        {
+            content: "The error says why",
+            trigger: ".o_cti_softphone .o_cti_message:contains(is not a phone number)",
+        },
+        {
+            content: "No call was started",
+            trigger: ".o_cti_softphone:not(:has(.o_cti_call))",
+        },
+        pause(2000),
+        {
+            content: "Still no call",
+            trigger: ".o_cti_softphone:not(:has(.o_cti_call)):not(:has(.o_cti_history_item))",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("cti_connector_no_account", {
+    steps: () => [
+        {
+            content: "The phone keeps its tel: link",
+            trigger: ".o_form_view .o_field_widget[name=phone] a[href^='tel:']",
+        },
+        pause(1000), // time for the CTI status to come back
+        {
+            content: "No call button and no softphone",
+            trigger:
+                "body:not(:has(.o_cti_call_button)):not(:has(.o_cti_softphone_toggler)) .o_form_view",
+        },
+    ],
+});

@@ -1,0 +1,245 @@
+"""The softphone and the phone field's call button in headless Chromium, against the real
+service host, Kamailio, baresip and SIPp.
+
+Odoo disables the bus websocket in tests and never commits the test transaction, so no
+``NOTIFY imbus`` reaches the websocket server: these tests allow the websocket and wake
+every open websocket a few times a second, which then reads the bus rows the service host
+wrote through the (shared, locked) test cursor, as it would after a real commit.
+
+A tour step logging ``cti_tour:<action>`` asks the test to do what happens outside the
+browser: start the service host, pick up the desk phone, take a screenshot.
+"""
+
+import json
+import tempfile
+import threading
+from unittest.mock import patch
+
+from odoo.addons.bus.models.bus import dispatch
+from odoo.addons.bus.websocket import WebsocketConnectionHandler
+from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests.common import ChromeBrowser
+
+from ..cti_engine import Reactor
+from ..pbx import lab
+from ..service.config import ServiceConfig
+from ..service.host import ServiceHost
+from .common import CTI_USER_GROUPS
+
+SIP_PASSWORD = "lab-secret-1001"
+COLLEAGUE_PASSWORD = "lab-secret-1002"
+TOUR_TIMEOUT = 180
+SIGNAL_PREFIX = "cti_tour:"
+
+
+@tagged("post_install", "-at_install")
+class TestSoftphoneTour(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.startClassPatcher(
+            patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True)
+        )
+        cls.run_dir = tempfile.mkdtemp(prefix="cti-softphone-")
+        cls.sipp = lab.SippFactory(cls.run_dir)
+        cls.addClassCleanup(cls.sipp.stop)
+        cls.kamailio = lab.Kamailio(
+            cls.run_dir,
+            users={"1001": SIP_PASSWORD, "1002": COLLEAGUE_PASSWORD},
+            gateway=cls.sipp.gateway,
+        ).start()
+        cls.addClassCleanup(cls.kamailio.stop)
+
+        germany = cls.env.ref("base.de")
+        pbx = cls.env["cti.pbx"].create(
+            {
+                "name": "Lab PBX",
+                "ws_url": cls.kamailio.ws_url,
+                "domain": cls.kamailio.domain,
+                "country_id": germany.id,
+            }
+        )
+        cls.alice = new_test_user(cls.env, "cti_tour_alice", groups=CTI_USER_GROUPS)
+        cls.env["cti.account"].create(
+            {
+                "user_id": cls.alice.id,
+                "pbx_id": pbx.id,
+                "username": "1001",
+                "password": SIP_PASSWORD,
+            }
+        )
+        cls.far_partner = cls.env["res.partner"].create(
+            {"name": "Far End GmbH", "phone": "089 555000", "country_id": germany.id}
+        )
+        cls.env["res.partner"].create(
+            {"name": "Bob Colleague", "phone": "1002", "country_id": germany.id}
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.desk_phone = None
+        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM bus_bus")
+        self.first_bus_id = self.env.cr.fetchone()[0]
+        self.host = None
+        self.screenshot = None
+        self.signal_errors = []
+        self.listen_to_tours()
+        self.wake_websockets()
+
+    # -- the world outside the browser ---------------------------------------------------
+
+    def far_end(self, behaviour, **options):
+        far = self.sipp.uas(behaviour, **options)
+        self.addCleanup(far.stop)  # the gateway port is the next test's
+        return far
+
+    def start_phone(self, user, password, auto_answer=False):
+        phone = lab.Baresip(
+            self.run_dir, user, password, self.kamailio, auto_answer=auto_answer
+        ).start()
+        self.addCleanup(phone.stop)
+        phone.wait_registered()
+        return phone
+
+    def start_service(self):
+        """Started once the browser is logged in: while the host runs, the test thread
+        keeps off the shared test cursor, which the login of the browser uses."""
+        reactor = Reactor().start()
+        self.addCleanup(reactor.stop)
+        self.host = ServiceHost(
+            self.env.cr.dbname, ServiceConfig(reconcile_interval=0.3), reactor
+        ).start()
+        self.addCleanup(self.host.stop)
+
+    def listen_to_tours(self):
+        handle_console = ChromeBrowser._handle_console
+        test = self
+
+        def handle_tour_console(browser, type, args=None, stackTrace=None, **kw):  # noqa: A002
+            text = str((args or [{}])[0].get("value", ""))
+            if type == "log" and text.startswith(SIGNAL_PREFIX):
+                test.on_tour_signal(browser, text[len(SIGNAL_PREFIX) :])
+            return handle_console(browser, type, args, stackTrace, **kw)
+
+        self.startPatcher(patch.object(ChromeBrowser, "_handle_console", handle_tour_console))
+
+    def on_tour_signal(self, browser, action):
+        """Runs in the browser's message thread: anything slow goes to a thread of its own."""
+        if action == "start":
+            self.start_service()
+        elif action == "answer":
+            threading.Thread(target=self.answer_desk_phone, daemon=True).start()
+        elif action == "screenshot":
+            self.screenshot = browser.take_screenshot(prefix="softphone_")
+        else:
+            self.signal_errors.append(action)
+
+    def answer_desk_phone(self):
+        try:
+            self.desk_phone.wait_event("CALL_INCOMING")
+            self.desk_phone.answer()
+        except (TimeoutError, lab.LabError) as exc:
+            self.signal_errors.append(f"answer: {exc}")
+
+    def wake_websockets(self):
+        stop = threading.Event()
+
+        def wake():
+            while not stop.wait(0.2):
+                for websockets in list(dispatch._channels_to_ws.values()):
+                    for websocket in list(websockets):
+                        websocket.trigger_notification_dispatching()
+
+        thread = threading.Thread(target=wake, name="cti-tour-bus-wake", daemon=True)
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(stop.set)
+
+    def run_tour(self, tour, url, login="cti_tour_alice"):
+        self.start_tour(url, tour, login=login, timeout=TOUR_TIMEOUT)
+        self.assertEqual(self.signal_errors, [])
+
+    # -- what the server saw -------------------------------------------------------------
+
+    def call_events(self, user):
+        """The names of the call events sent to ``user`` since the test began."""
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT channel, message FROM bus_bus WHERE id > %s ORDER BY id",
+                (self.first_bus_id,),
+            )
+            rows = cr.fetchall()
+        names = []
+        for channel, message in rows:
+            data = json.loads(message)
+            if data.get("type") != "cti_connector/event" or "call" not in data["payload"]:
+                continue
+            if json.loads(channel)[1:] == ["res.partner", user.partner_id.id]:
+                names.append((data["payload"]["name"], data["payload"]["call"]))
+        return names
+
+    def partner_url(self, partner):
+        return f"/odoo/contacts/{partner.id}"
+
+    # -- tests -------------------------------------------------------------------------
+
+    def test_click_to_call_from_the_partner_form(self):
+        self.desk_phone = self.start_phone("1001", SIP_PASSWORD)
+        far = self.far_end("answer", ring_s=2, hangup_after_s=3)
+        self.run_tour("cti_connector_click_to_call", self.partner_url(self.far_partner))
+        self.assertEqual(far.wait(), 0)
+        events = self.call_events(self.alice)
+        self.assertEqual(
+            [name for name, _call in events],
+            ["INITIAL", "ACCEPTED", "RINGING", "CONNECTED", "HANGUP"],
+        )
+        first_call = events[0][1]
+        self.assertEqual(first_call["destination"], "+4989555000")
+        self.assertEqual(first_call["partnerId"], self.far_partner.id)
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT partner_id FROM cti_call WHERE user_id = %s", (self.alice.id,))
+            self.assertEqual(cr.fetchall(), [(self.far_partner.id,)])
+
+    def test_hold_resume_and_hang_up_from_the_softphone(self):
+        self.desk_phone = self.start_phone("1001", SIP_PASSWORD, auto_answer=True)
+        far = self.far_end("reinvite", ring_s=0.5)
+        self.run_tour("cti_connector_hold_and_hang_up", self.partner_url(self.far_partner))
+        self.assertEqual(far.wait(), 0)
+        self.assertEqual(
+            [name for name, call in self.call_events(self.alice)],
+            ["INITIAL", "ACCEPTED", "RINGING", "CONNECTED", "ON_HOLD", "CONNECTED", "HANGUP"],
+        )
+        self.assertIsNotNone(self.screenshot, "the tour asked for no screenshot")
+        self.assertTrue(self.screenshot.result(timeout=10)["data"])
+
+    def test_transfer_from_the_softphone(self):
+        self.desk_phone = self.start_phone("1001", SIP_PASSWORD, auto_answer=True)
+        colleague = self.start_phone("1002", COLLEAGUE_PASSWORD, auto_answer=True)
+        far = self.far_end("reinvite", ring_s=0.5)
+        self.run_tour("cti_connector_transfer", self.partner_url(self.far_partner))
+        colleague.wait_event("CALL_ESTABLISHED")
+        self.desk_phone.wait_event("CALL_CLOSED")
+        colleague.hangup()
+        self.assertEqual(far.wait(), 0)
+        events = self.call_events(self.alice)
+        self.assertEqual(events[-1][0], "HANGUP")
+        self.assertEqual(events[-1][1]["cause"], "transferred")
+
+    def test_invalid_number_places_no_call(self):
+        self.desk_phone = self.start_phone("1001", SIP_PASSWORD)
+        invites = self.kamailio.log_text().count("REQ INVITE")
+        self.run_tour("cti_connector_invalid_number", self.partner_url(self.far_partner))
+        self.assertEqual(self.kamailio.log_text().count("REQ INVITE"), invites)
+        self.assertEqual(self.call_events(self.alice), [])
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT name FROM cti_command WHERE user_id = %s", (self.alice.id,))
+            self.assertEqual(cr.fetchall(), [])
+
+    def test_users_without_account_keep_the_tel_link(self):
+        new_test_user(self.env, "cti_tour_no_account", groups=CTI_USER_GROUPS)
+        new_test_user(self.env, "cti_tour_no_cti", groups="base.group_user")
+        for login in ("cti_tour_no_account", "cti_tour_no_cti"):
+            with self.subTest(login=login):
+                self.run_tour(
+                    "cti_connector_no_account", self.partner_url(self.far_partner), login=login
+                )
