@@ -69,6 +69,16 @@ function waitCall(status, extra = "") {
 
 registry.category("web_tour.tours").add("cti_connector_click_to_call", {
     steps: () => [
+        {
+            content: "An integration listens through Cti.Connector",
+            trigger: "body",
+            run: () => {
+                window.ctiTourEvents = [];
+                window.ctiTourConnector = new window.Cti.Connector({
+                    onMessage: (event) => window.ctiTourEvents.push(event),
+                });
+            },
+        },
         ...login(),
         {
             content: "Click the call button beside the partner's phone",
@@ -88,6 +98,22 @@ registry.category("web_tour.tours").add("cti_connector_click_to_call", {
         {
             content: "No current call is left",
             trigger: ".o_cti_softphone:not(:has(.o_cti_call))",
+        },
+        {
+            content: "The connector saw the reference events",
+            trigger: "body",
+            run: () => {
+                const events = window.ctiTourEvents;
+                const calls = events.filter((event) => event.call).map((event) => event.name);
+                const expected = "INITIAL ACCEPTED RINGING CONNECTED HANGUP";
+                if (calls.join(" ") !== expected || !events.some((e) => e.name === "READY")) {
+                    throw new Error(`Cti.Connector events: ${JSON.stringify(events)}`);
+                }
+                if (!window.ctiTourConnector.isConnected()) {
+                    throw new Error("Cti.Connector is not connected");
+                }
+                window.ctiTourConnector.destroy();
+            },
         },
     ],
 });
