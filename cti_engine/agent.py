@@ -15,7 +15,7 @@ from sipmessage import Request, Response
 from . import dialoginfo, sip
 from .clicktocall import ClickToCall
 from .digest import DigestClient
-from .events import activity
+from .events import CallEvent, Direction, activity
 from .leg import Leg
 from .phone import InvalidDestination, normalize_destination
 from .takeover import Takeover
@@ -509,6 +509,17 @@ class UserAgent:
         if call is None:
             self.emit(activity("ERROR", f"No call {call_id} to hang up."))
             return
+        if call.direction is Direction.INBOUND and call.status == CallEvent.RINGING.value:
+            # RFC 3891 §3: a phone answers 481 to a Replaces naming an early dialog it did not
+            # initiate, and an inbound call ringing on it is exactly that; trying would only
+            # ring a second call on some phones. Declining is up to the phone.
+            self.emit(
+                activity(
+                    "INFO",
+                    "A call still ringing cannot be ended from Odoo: decline it on your phone.",
+                )
+            )
+            return
         tags = self.tracker.dialog_tags(key)
         if tags is None:
             self.emit(
@@ -517,9 +528,13 @@ class UserAgent:
             return
         takeover = Takeover(self, call, tags, self._takeover_done)
         self.tracker.own_call_ids.add(takeover.leg.call_id)
+        # Before the INVITE: a phone may hang the old call up before it answers ours.
+        self.tracker.ended_by_agent(call.id, "terminated")
         takeover.start()
 
     def _takeover_done(self, takeover):
+        if not takeover.replaced:
+            self.tracker.ended_by_agent(takeover.call.id, None)
         # The PBX may still list the takeover dialog for a while: keep it hidden as long.
         self.reactor.call_later(
             FINISHED_MEMORY, self.tracker.own_call_ids.discard, takeover.leg.call_id

@@ -7,8 +7,8 @@ hangs up the new one. The dialog identifiers come from dialog-info (``call-id``,
 ``local-tag``, ``remote-tag``; Kamailio only sends the tags while the call is early, hence
 the tracker keeps them). ``Require: replaces`` makes a phone without support refuse
 (420) instead of ringing as if this were a new call; the user is then told to hang up on
-the phone. RFC 3891 also forbids replacing an early dialog the phone received, so a call
-still ringing on the phone is refused too (481).
+the phone. RFC 3891 §3 also has a phone refuse (481) to replace an early dialog it did not
+initiate, so the agent does not try it on an inbound call still ringing (see the agent).
 """
 
 import logging
@@ -26,6 +26,7 @@ class Takeover:
         self.call = call
         self.tags = tags  # (call-id, the phone's tag, the other party's tag)
         self.on_done = on_done
+        self.replaced = False  # the phone handed the call over (and hung it up)
         self.leg = Leg(
             sip.new_call_id(agent.contact_host),
             agent.aor,
@@ -53,6 +54,7 @@ class Takeover:
             answer = sdp.refusal_answer(response.body)
             self.agent.send_ack(self.leg, answer, "application/sdp" if answer else None)
             self.agent.send_bye(self.leg)
+            self.replaced = True
             self.on_done(self)
             return
         _logger.info(

@@ -35,6 +35,7 @@ class CallTracker:
         self._connected = set()
         self._finished = {}  # dialog key -> monotonic time of the final event
         self._tags = {}  # dialog key -> (call-id, phone's tag, other tag), see dialog_tags
+        self._causes = {}  # dialog key -> why it ends, when the agent itself ended it
         self._last_version = None
         self._first_document = True
 
@@ -64,6 +65,21 @@ class CallTracker:
         Kamailio puts the tags only in the ``early`` document, so they are kept from there.
         """
         return self._tags.get(key)
+
+    def ended_by_agent(self, call_id, cause):
+        """The agent is ending this call itself: its final event gives ``cause``
+        (None: it did not manage to after all).
+
+        The PBX's document only says "terminated" (Kamailio writes no ``event``), which
+        would read as an ordinary hangup.
+        """
+        key, call = self.find(call_id)
+        if call is None:
+            return
+        if cause is None:
+            self._causes.pop(key, None)
+        else:
+            self._causes[key] = cause
 
     @property
     def active_calls(self):
@@ -147,6 +163,8 @@ class CallTracker:
         return call
 
     def _cause(self, key, call, dialog):
+        if key in self._causes:
+            return self._causes[key]
         if key in self._connected:
             if dialog.event == "replaced":
                 return "transferred"
@@ -174,6 +192,7 @@ class CallTracker:
     def _finish(self, key, cause):
         call = self._calls.pop(key, None)
         self._tags.pop(key, None)
+        self._causes.pop(key, None)
         if call is None:
             return
         connected = key in self._connected

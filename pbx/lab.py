@@ -931,7 +931,9 @@ class SippFactory:
     def gateway(self) -> tuple[str, int]:
         return (LOOPBACK, self.gateway_port)
 
-    def _argv(self, scenario: str, port: int, keys: dict, sets: dict, extra: list[str]):
+    def _argv(
+        self, scenario: str, port: int, keys: dict, sets: dict, extra: list[str], calls: int = 1
+    ):
         label = f"{self._count:02d}-{Path(scenario).stem}"
         self._count += 1
         argv = [
@@ -943,7 +945,7 @@ class SippFactory:
             "-p",
             str(port),
             "-m",
-            "1",
+            str(calls),
             "-nostdin",
             "-trace_msg",
             "-message_file",
@@ -977,11 +979,13 @@ class SippFactory:
         talk_s: float = 3.0,
         cancel_after_s: float | None = None,
         timeout_s: float = 60.0,
+        until_bye: bool = False,
     ) -> SippRun:
         """PSTN caller: INVITE ``target`` (user part) via Kamailio's UDP port.
 
         ``cancel_after_s``: CANCEL that long after 180 (missed call) instead of
         waiting for 200 OK; otherwise talk ``talk_s`` seconds, then BYE.
+        ``until_bye``: talk until the other side sends BYE (it fails without one).
         """
         port = free_port("udp")
         keys = {"caller": caller, "caller_name": caller_name, "domain": kamailio.domain}
@@ -997,8 +1001,58 @@ class SippFactory:
             "-timeout_error",
             f"{LOOPBACK}:{kamailio.sip_port}",
         ]
-        label, argv = self._argv("uac_call.xml", port, keys, sets, extra)
+        scenario = "uac_call.xml"
+        if until_bye:
+            scenario, sets = "uac_wait_bye.xml", {}
+        label, argv = self._argv(scenario, port, keys, sets, extra)
         return self._run(label, argv, port)
+
+    def register(
+        self,
+        kamailio: Kamailio,
+        user: str,
+        password: str,
+        contact_port: int,
+        expires: int = 600,
+        timeout_s: float = 10.0,
+    ) -> int:
+        """REGISTER ``user`` with its contact on ``contact_port`` (another SIPp's port);
+        returns SIPp's exit code once done (0 = registered)."""
+        port = free_port("udp")
+        keys = {
+            "user": user,
+            "domain": kamailio.domain,
+            "contact_port": contact_port,
+            "expires": expires,
+        }
+        extra = [
+            "-au",
+            user,
+            "-ap",
+            password,
+            "-timeout",
+            f"{int(timeout_s)}s",
+            "-timeout_error",
+            f"{LOOPBACK}:{kamailio.sip_port}",
+        ]
+        label, argv = self._argv("register.xml", port, keys, {}, extra)
+        return self._run(label, argv, port).wait(timeout=timeout_s + 5)
+
+    def deskphone(
+        self, kamailio: Kamailio, user: str, password: str, ring_s: float = 1.0, timeout_s=60.0
+    ) -> SippRun:
+        """A desk phone for ``user`` that answers one inbound call and accepts an INVITE
+        with Replaces for it (``uas_deskphone_replaces.xml``), registered before it returns."""
+        port = free_port("udp")
+        sets = {"ring_ms": int(ring_s * 1000)}
+        extra = ["-timeout", f"{int(timeout_s)}s", "-timeout_error"]
+        label, argv = self._argv("uas_deskphone_replaces.xml", port, {}, sets, extra, calls=2)
+        phone = self._run(label, argv, port)
+        code = self.register(kamailio, user, password, contact_port=port)
+        if code != 0:
+            phone.stop()
+            raise LabError(f"SIPp desk phone {user} could not register (sipp exit {code})")
+        return phone
 
     def uas(
         self,

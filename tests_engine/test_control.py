@@ -229,3 +229,46 @@ def test_glare_on_a_relayed_reinvite_gets_491_and_a_retry(
         "ON_HOLD",
         "HANGUP",
     ]
+
+
+def test_terminate_observed_call_on_a_phone_that_supports_replaces(agent_factory, sipp, kamailio):
+    """The success path of the takeover with a real peer: a SIPp desk phone for 1003
+    (``uas_deskphone_replaces.xml``) answers an inbound call, accepts the agent's INVITE
+    with Replaces naming that dialog, hangs the caller up and takes the agent's BYE."""
+    phone = sipp.deskphone(kamailio, "1003", "secret1003", ring_s=0.5)
+    agent, events = ready_agent(agent_factory, "1003")
+    caller = sipp.uac(kamailio, "1003", caller=CALLER, until_bye=True)
+    events.wait_for("RINGING")
+    call_id = events.wait_for("CONNECTED")["call"]["id"]
+    time.sleep(0.3)
+    agent.terminate(call_id)
+    hangup = events.wait_for("HANGUP", timeout=15)
+    assert hangup["call"]["id"] == call_id
+    assert hangup["call"]["cause"] == "terminated"
+    assert caller.wait(timeout=15) == 0, caller.output()  # the caller got the phone's BYE
+    assert phone.wait(timeout=15) == 0, phone.output()  # Replaces matched, BYE answered
+    assert "REQ INVITE sip:1003@pbx.test from ws:" in kamailio.log_text()
+    time.sleep(1)  # the takeover's own dialog never shows up as a call
+    assert events.names(call_only=True) == ["RINGING", "CONNECTED", "HANGUP"]
+    assert "INFO" not in events.names() and "ERROR" not in events.names()
+
+
+def test_terminate_ringing_inbound_call_is_info_and_sends_nothing(
+    agent_factory, baresip_factory, sipp, kamailio
+):
+    """RFC 3891 §3: Replaces of an early dialog the phone did not initiate is refused, so
+    the agent does not try while an inbound call rings."""
+    phone = baresip_factory("1001")
+    agent, events = ready_agent(agent_factory)
+    caller = sipp.uac(kamailio, "1001", caller=CALLER, cancel_after_s=3)
+    phone.wait_event("CALL_INCOMING")
+    ringing = events.wait_for("RINGING")
+    invites = kamailio.log_text().count("REQ INVITE")
+    agent.terminate(ringing["call"]["id"])
+    info = events.wait_for("INFO")
+    assert "decline it on your phone" in info["message"]
+    time.sleep(0.5)
+    assert kamailio.log_text().count("REQ INVITE") == invites
+    assert events.wait_for("CANCEL", timeout=20)["call"]["cause"] == "missed"
+    caller.wait()
+    assert events.names(call_only=True) == ["RINGING", "CANCEL"]
