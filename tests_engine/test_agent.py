@@ -157,3 +157,37 @@ def test_answer_inbound_call_reports_info(agent_factory, baresip_factory, sipp):
     error = events.wait_for("ERROR")
     assert "no-such-call" in error["message"]
     caller.wait()
+
+
+def test_forked_inbound_call_is_one_call(agent_factory, baresip_factory, sipp, kamailio):
+    """Two phones registered for 1001: the PBX forks the INVITE and may report early
+    dialogs for both branches; the user sees one call, answered on one phone."""
+    desk = baresip_factory("1001")
+    other = baresip_factory("1001")
+    agent, events = ready_agent(agent_factory)
+    caller = sipp.uac(kamailio, "1001", caller=CALLER, talk_s=2)
+    desk.wait_event("CALL_INCOMING")
+    other.wait_event("CALL_INCOMING")
+    ringing = events.wait_for("RINGING")
+    time.sleep(1)
+    desk.answer()
+    events.wait_for("CONNECTED")
+    other.wait_event("CALL_CLOSED")  # the PBX cancelled the other branch
+    events.wait_for("HANGUP", timeout=30)
+    assert caller.wait() == 0
+    time.sleep(1)
+    assert events.names(call_only=True) == ["RINGING", "CONNECTED", "HANGUP"]
+    assert {e["call"]["id"] for e in events.call_events()} == {ringing["call"]["id"]}
+
+
+def test_forked_inbound_call_missed_on_both_phones(agent_factory, baresip_factory, sipp, kamailio):
+    baresip_factory("1001")
+    baresip_factory("1001")
+    agent, events = ready_agent(agent_factory)
+    caller = sipp.uac(kamailio, "1001", caller=CALLER, cancel_after_s=2)
+    events.wait_for("RINGING")
+    final = events.wait_for("CANCEL", timeout=30)
+    caller.wait()
+    time.sleep(1)
+    assert events.names(call_only=True) == ["RINGING", "CANCEL"]
+    assert final["call"]["cause"] == "missed"
