@@ -226,6 +226,41 @@ class CtiCall(models.Model):
         return call
 
     @api.model
+    def _cti_finish_unseen(self, user, active_ids, cause, before):
+        """Finish the calls of ``user`` the log still has open but the user's agent does not
+        see any more: they ended while no service process was watching (a crash, a restart,
+        a lost database). Each gets its final event now, so it is logged exactly once.
+
+        :param active_ids: ids of the calls the agent knows to be in progress
+        :param before: only calls that started before this naive UTC datetime (the agent's
+            READY), so a call starting right now is never mistaken for a lost one
+        :return: the calls finished
+        """
+        calls = self.search(
+            [
+                ("user_id", "=", user.id),
+                ("end_date", "=", False),
+                ("start_date", "<", before),
+                ("sip_call_id", "not in", list(active_ids)),
+            ]
+        )
+        for call in calls:
+            self._cti_record_event(
+                user,
+                {
+                    "name": "HANGUP" if call.answer_date else "CANCEL",
+                    "call": {
+                        "id": call.sip_call_id,
+                        "direction": "INBOUND" if call.direction == "inbound" else "OUTBOUND",
+                        "source": call.source or "",
+                        "destination": call.destination or "",
+                        "cause": cause,
+                    },
+                },
+            )
+        return calls
+
+    @api.model
     def _cti_lock_call(self, user, sip_call_id, direction, when):
         """The row of the call, created if needed, locked until the end of the transaction.
 

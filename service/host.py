@@ -23,7 +23,7 @@ import zlib
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
-from odoo import SUPERUSER_ID, api, sql_db
+from odoo import SUPERUSER_ID, api, fields, sql_db
 from odoo.modules.registry import Registry
 
 from ..cti_engine import AgentConfig, UserAgent
@@ -39,6 +39,10 @@ EXPIRED_MESSAGE = "The request came too late to be carried out; try again."
 # of the two transactions; the loser is replayed, as Odoo replays HTTP requests.
 RETRYABLE_ERRORS = (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected)
 MAX_EVENT_ATTEMPTS = 5
+# After an agent is READY, its first dialog document comes within a second or two; then the
+# calls logged as open that it does not see any more ended while nobody watched.
+SWEEP_DELAY = 3.0
+UNSEEN_CAUSE = "ended while the CTI service was not running"
 COMMAND_METHODS = {
     "call": lambda agent, p: agent.call(p.get("destination", "")),
     "answer": lambda agent, p: agent.answer(p.get("callId", "")),
@@ -71,6 +75,8 @@ class ServiceHost:
         self._owned = {}  # user id -> _OwnedUser
         # (user id, destination) -> the record a click-to-call was started from
         self._origins = {}
+        # user id -> (monotonic due time, UTC datetime of READY): calls to sweep
+        self._sweeps = {}
         self._lock_cnx = None
         self._events = queue.SimpleQueue()
         self._stopping = threading.Event()
@@ -103,6 +109,7 @@ class ServiceHost:
                 self._ensure_lock_connection()
                 self._reconcile()
                 self._process_commands()
+                self._sweep_unseen_calls()
                 self._wait_for_notifications(self.config.reconcile_interval)
                 backoff = 1.0
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
@@ -287,6 +294,8 @@ class ServiceHost:
                 if origin:
                     call["origin"] = origin
             self._write_event(user_id, payload, agent_state)
+            if payload["name"] == "READY":
+                self._sweeps[user_id] = (time.monotonic() + SWEEP_DELAY, fields.Datetime.now())
 
     def _write_event(self, user_id, payload, agent_state):
         for attempt in range(1, MAX_EVENT_ATTEMPTS + 1):
@@ -310,6 +319,29 @@ class ServiceHost:
                 exc_info=error,
             )
             return
+
+    def _sweep_unseen_calls(self):
+        now = time.monotonic()
+        for user_id, (due, ready_at) in list(self._sweeps.items()):
+            if due > now:
+                continue
+            del self._sweeps[user_id]
+            owned = self._owned.get(user_id)
+            if owned is None or not owned.agent.is_connected():
+                continue
+            active = owned.agent.active_call_ids()
+            with self._cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                finished = env["cti.call"]._cti_finish_unseen(
+                    env["res.users"].browse(user_id), active, UNSEEN_CAUSE, ready_at
+                )
+                if finished:
+                    _logger.info(
+                        "CTI service %s: %d call(s) of user %s ended unseen",
+                        self.db_name,
+                        len(finished),
+                        user_id,
+                    )
 
     # -- helpers ---------------------------------------------------------------------------
 

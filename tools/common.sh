@@ -54,14 +54,12 @@ ensure_venv() {
     mkdir -p "$CTI_HOME"
     [ -x "$PY" ] || python3 -m venv "$CTI_VENV"
     local reqs=("$REPO_DIR/requirements.txt" "$REPO_DIR/requirements-test.txt")
-    [ -n "$odoo_path" ] && reqs+=("$odoo_path/requirements.txt")
+    [ -n "$odoo_path" ] && reqs+=("$odoo_path/requirements.txt" "$REPO_DIR/tools/odoo-constraints.txt")
     local stamp
     stamp=$(cat "${reqs[@]}" | sha256sum | cut -c1-16)
     [ -f "$CTI_VENV/.stamp-$stamp" ] && return 0
     say "installing Python packages into $CTI_VENV (first run takes a few minutes)"
-    # A few of Odoo's pinned packages only build with an older setuptools.
-    local constraints=$CTI_HOME/build-constraints.txt
-    echo "setuptools<70" >"$constraints"
+    local constraints=$REPO_DIR/tools/odoo-constraints.txt
     pip_quiet install "setuptools<70" wheel
     if [ -n "$odoo_path" ]; then
         PIP_CONSTRAINT=$constraints pip_quiet install -r "$odoo_path/requirements.txt"

@@ -1,0 +1,165 @@
+"""Fixtures for system tests: a lab PBX, alice's demo account pointed at it, Odoo servers.
+
+tools/odoo_tests runs these on the database it just tested (module installed, demo data),
+with CTI_ODOO_DIR, CTI_DB and CTI_ADDONS_PATH set.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg2
+import pytest
+
+from pbx import lab
+
+ODOO_DIR = os.environ.get("CTI_ODOO_DIR", "")
+DATABASE = os.environ.get("CTI_DB", "")
+ADDONS_PATH = os.environ.get("CTI_ADDONS_PATH", "")
+DEMO_EXTENSION, DEMO_PASSWORD = "1001", "sip1001"  # alice in demo/cti_demo.xml
+
+
+def pytest_collection_modifyitems(items):
+    if not (ODOO_DIR and DATABASE and ADDONS_PATH):
+        skip = pytest.mark.skip(
+            reason="run by tools/odoo_tests, which provides Odoo and a database"
+        )
+        for item in items:
+            item.add_marker(skip)
+
+
+def sql(query, params=()):
+    with psycopg2.connect(dbname=DATABASE, host="127.0.0.1") as cnx, cnx.cursor() as cr:
+        cr.execute(query, params)
+        return cr.fetchall() if cr.description else None
+
+
+def sip_sessions(kamailio):
+    """The WebSocket connections at Kamailio, as {connection id: description}."""
+    dump = kamailio.kamcmd("ws.dump")
+    return dict(re.findall(r"(\d+): (ws:.*sub-protocol: sip\))", dump))
+
+
+def owner_pid(user_id):
+    rows = sql(
+        """
+        SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.objid = %s AND l.granted
+           AND a.application_name LIKE 'odoo-cti-service/%%'
+        """,
+        (user_id,),
+    )
+    return int(rows[0][0].split("/")[1]) if rows else None
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def session_state(user_id):
+    return sql("SELECT session_state FROM cti_account WHERE user_id = %s", (user_id,))[0][0]
+
+
+class Servers:
+    """Odoo servers started for a test; every one is killed at the end."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.processes = []
+
+    def start(self, name, *options):
+        config = self.tmp_path / f"{name}.conf"
+        config.write_text("[options]\n\n[cti_connector]\nreconcile_interval = 1\n")
+        argv = [
+            sys.executable,
+            os.path.join(ODOO_DIR, "odoo-bin"),
+            "-c",
+            str(config),
+            f"--addons-path={ADDONS_PATH}",
+            "--db_host=127.0.0.1",
+            "-d",
+            DATABASE,
+            "--db-filter",
+            f"^{DATABASE}$",
+            "--load=base,web,cti_connector",
+            "--http-interface=127.0.0.1",
+            f"--http-port={lab.free_port('tcp')}",
+            f"--logfile={self.tmp_path / (name + '.log')}",
+            "--max-cron-threads=0",
+            *options,
+        ]
+        process = subprocess.Popen(argv, start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def log(self, name):
+        path = self.tmp_path / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    @staticmethod
+    def kill(process):
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+    @staticmethod
+    def pids(process):
+        """The server's process and its children (prefork workers)."""
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(process.pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        return {process.pid, *(int(pid) for pid in out.split())}
+
+    def stop_all(self):
+        for process in self.processes:
+            self.kill(process)
+
+
+@pytest.fixture
+def sipp(tmp_path):
+    factory = lab.SippFactory(tmp_path)
+    yield factory
+    factory.stop()
+
+
+@pytest.fixture
+def kamailio(tmp_path, sipp):
+    pbx = lab.Kamailio(tmp_path, users={DEMO_EXTENSION: DEMO_PASSWORD}, gateway=sipp.gateway)
+    pbx.start()
+    yield pbx
+    pbx.stop()
+
+
+@pytest.fixture
+def alice_id(kamailio):
+    """alice's user id, her account pointed at the lab PBX and logged in to the CTI."""
+    rows = sql("SELECT user_id FROM cti_account WHERE username = %s", (DEMO_EXTENSION,))
+    assert rows, "the demo account of alice (1001) is missing: demo data not loaded?"
+    user_id = rows[0][0]
+    sql(
+        "UPDATE cti_pbx SET ws_url = %s, domain = %s "
+        "WHERE id = (SELECT pbx_id FROM cti_account WHERE user_id = %s)",
+        (kamailio.ws_url, kamailio.domain, user_id),
+    )
+    sql("UPDATE cti_account SET session_wanted = true WHERE user_id = %s", (user_id,))
+    yield user_id
+    sql("UPDATE cti_account SET session_wanted = false WHERE user_id = %s", (user_id,))
+
+
+@pytest.fixture
+def servers(tmp_path):
+    started = Servers(tmp_path)
+    yield started
+    started.stop_all()
