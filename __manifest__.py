@@ -19,6 +19,7 @@
         "views/res_partner_views.xml",
         "views/crm_lead_views.xml",
         "views/res_users_views.xml",
+        "views/res_users_screen_pop_views.xml",
         "views/cti_connector_menus.xml",
     ],
     "demo": [

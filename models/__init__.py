@@ -5,7 +5,9 @@ from . import (
     cti_call,  # noqa: F401
     cti_command,  # noqa: F401
     cti_pbx,  # noqa: F401
+    ir_http,  # noqa: F401
     res_partner,  # noqa: F401
     res_partner_calls,  # noqa: F401
     res_users,  # noqa: F401
+    res_users_screen_pop,  # noqa: F401
 )
