@@ -293,7 +293,9 @@ class CtiAccount(models.Model):
     def _cti_identify_party(self, account, user, payload):
         """Add who the other party is (``partnerId``, ``partnerName``, ``leadId``...) to a
         call event: looked up by number, as the user, at the first event of the call, and
-        taken from the call log for the events after it."""
+        taken from the call log for the events after it. The first RINGING of an inbound
+        call whose number several records share also gets ``matches``, every one of them
+        as ``{"model", "id", "name"}``, best first."""
         call = payload["call"]
         inbound = call.get("direction") == "INBOUND"
         name_key = "sourceName" if inbound else "destinationName"
@@ -320,7 +322,10 @@ class CtiAccount(models.Model):
                 .with_user(user)
                 ._cti_caller_info(number or "", country.code or None)
             )
-            info.pop("matches", None)
+            matches = info.pop("matches", [])
+            if payload.get("name") == "RINGING" and inbound and len(matches) > 1:
+                # The screen pop offers the choice; the other events need only the best.
+                call["matches"] = matches
         for key, value in info.items():
             if value and not call.get(key):
                 call[key] = value
