@@ -59,15 +59,24 @@ class TestSoftphoneTour(HttpCase):
                 "country_id": germany.id,
             }
         )
-        cls.alice = new_test_user(cls.env, "cti_tour_alice", groups=CTI_USER_GROUPS)
-        cls.env["cti.account"].create(
-            {
-                "user_id": cls.alice.id,
-                "pbx_id": pbx.id,
-                "username": "1001",
-                "password": SIP_PASSWORD,
-            }
+        # Alice may edit contacts, as Odoo's internal users do by default; Carol only reads
+        # them, so her phone fields are read-only.
+        cls.alice = new_test_user(
+            cls.env, "cti_tour_alice", groups=f"{CTI_USER_GROUPS},base.group_partner_manager"
         )
+        cls.carol = new_test_user(cls.env, "cti_tour_carol", groups=CTI_USER_GROUPS)
+        for user, extension, password in (
+            (cls.alice, "1001", SIP_PASSWORD),
+            (cls.carol, "1003", "-"),
+        ):
+            cls.env["cti.account"].create(
+                {
+                    "user_id": user.id,
+                    "pbx_id": pbx.id,
+                    "username": extension,
+                    "password": password,
+                }
+            )
         cls.far_partner = cls.env["res.partner"].create(
             {"name": "Far End GmbH", "phone": "089 555000", "country_id": germany.id}
         )
@@ -234,6 +243,13 @@ class TestSoftphoneTour(HttpCase):
         with self.registry.cursor() as cr:
             cr.execute("SELECT name FROM cti_command WHERE user_id = %s", (self.alice.id,))
             self.assertEqual(cr.fetchall(), [])
+
+    def test_call_button_beside_a_read_only_number(self):
+        self.run_tour(
+            "cti_connector_read_only_number",
+            self.partner_url(self.far_partner),
+            login="cti_tour_carol",
+        )
 
     def test_users_without_account_keep_the_tel_link(self):
         new_test_user(self.env, "cti_tour_no_account", groups=CTI_USER_GROUPS)

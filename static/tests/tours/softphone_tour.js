@@ -81,6 +81,11 @@ registry.category("web_tour.tours").add("cti_connector_click_to_call", {
         },
         ...login(),
         {
+            content: "Go to the partner's phone: its buttons show",
+            trigger: ".o_form_view .o_field_widget[name=phone] input",
+            run: "click",
+        },
+        {
             content: "Click the call button beside the partner's phone",
             trigger: ".o_form_view .o_field_widget[name=phone] .o_cti_call_button",
             run: "click",
@@ -189,6 +194,16 @@ registry.category("web_tour.tours").add("cti_connector_invalid_number", {
         {
             content: "Still no call",
             trigger: ".o_cti_softphone:not(:has(.o_cti_call)):not(:has(.o_cti_history_item))",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("cti_connector_read_only_number", {
+    steps: () => [
+        {
+            content: "A number the user cannot edit has its call button too",
+            trigger:
+                ".o_form_view .o_field_widget[name=phone] a[href^='tel:'] + .o_cti_call_button",
         },
     ],
 });
