@@ -476,13 +476,19 @@ class UserAgent:
 
     # -- call control ----------------------------------------------------------------------
 
-    def _call(self, destination):
+    def _normalized(self, destination):
+        """The destination as E.164 or an extension; None (and an ERROR event) if invalid."""
         try:
-            number = normalize_destination(
+            return normalize_destination(
                 destination, self.config.default_country, self.config.max_extension_length
             )
         except InvalidDestination as exc:
             self.emit(activity("ERROR", str(exc)))
+            return None
+
+    def _call(self, destination):
+        number = self._normalized(destination)
+        if number is None:
             return
         if self.state != "ready":
             self.emit(activity("ERROR", "Not connected to the PBX: the call was not placed."))
@@ -550,12 +556,8 @@ class UserAgent:
         self._unsupported_control(call_id, action)
 
     def _transfer(self, call_id, destination):
-        try:
-            number = normalize_destination(
-                destination, self.config.default_country, self.config.max_extension_length
-            )
-        except InvalidDestination as exc:
-            self.emit(activity("ERROR", str(exc)))
+        number = self._normalized(destination)
+        if number is None:
             return
         c2c = self._click_to_calls.get(call_id)
         if c2c is not None:
