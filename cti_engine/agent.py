@@ -345,16 +345,18 @@ class UserAgent:
         if self.state in ("logged_out", "failed"):
             return
         self._abandon_click_to_calls(CONNECTION_LOST)
+        was_ready = self.state == "ready"
+        # The state first: whoever receives the ERROR reads it as "reconnecting".
+        self.state = "reconnecting"
         if not self._outage_reported:
             self._outage_reported = True
-            if self.state == "ready":
+            if was_ready:
                 message = f"Lost the connection to the PBX ({reason}); reconnecting."
             else:
                 message = (
                     f"Cannot reach the PBX at {_safe_url(self.config.ws_url)} ({reason}); retrying."
                 )
             self.emit(activity("ERROR", message))
-        self.state = "reconnecting"
         self._schedule_retry(self.transport.connect, self.backoff.next_delay())
 
     def _schedule_retry(self, action, delay):

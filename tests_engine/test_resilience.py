@@ -12,9 +12,14 @@ def test_restart_then_next_inbound_call_is_reported(agent_factory, baresip_facto
     phone = baresip_factory("1001")
     agent, events = ready_agent(agent_factory)
     subscribes = kamailio.log_text().count("REQ SUBSCRIBE")
+    states = []
+    recorder = agent.on_event
+    agent.on_event = lambda payload: (states.append(agent.state), recorder(payload))
     kamailio.restart()
     events.wait_for("READY", count=2, timeout=40)
     assert events.names() == ["LOGGED_IN", "READY", "ERROR", "READY"]
+    # whoever receives the ERROR sees the agent reconnecting, not still ready
+    assert states == ["reconnecting", "ready"]
     assert "Lost the connection" in events.events[2]["message"]
     # challenged again and answered again on the new instance
     log = kamailio.log_text()
