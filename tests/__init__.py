@@ -6,6 +6,7 @@ from . import (
     test_password,  # noqa: F401
     test_res_users,  # noqa: F401
     test_routes,  # noqa: F401
+    test_screen_pop_tour,  # noqa: F401
     test_service,  # noqa: F401
     test_session_info,  # noqa: F401
     test_softphone_tour,  # noqa: F401
