@@ -47,7 +47,10 @@ class AgentConfig:
     auto_answer_header: str = ""
     max_extension_length: int = 6
     backoff_base: float = 0.5
-    backoff_cap: float = 30.0
+    # Full jitter draws each wait from [0, cap]: a cap of 8 s keeps every user within ~8 s
+    # of a PBX that comes back (the promise is 10 s), while a dead PBX still sees at most
+    # one attempt per user every 4 s on average.
+    backoff_cap: float = 8.0
 
 
 class UserAgent:
