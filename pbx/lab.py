@@ -527,6 +527,18 @@ class Kamailio(_Managed):
         rx = re.compile(pattern)
         return wait_until(lambda: rx.search(self.log_text()), timeout, what=f"log /{pattern}/")
 
+    def ws_connections(self) -> dict[int, str]:
+        """Open SIP WebSocket connections, ``{connection id: description}`` (``ws.dump``)."""
+        dump = self.kamcmd("ws.dump")
+        return {
+            int(cid): text for cid, text in re.findall(r"(\d+): (ws:.*sub-protocol: sip\))", dump)
+        }
+
+    def ws_close(self, connection_id: int) -> str:
+        """Close one WebSocket connection from Kamailio's side (``ws.close``: a Close frame,
+        then the TCP connection goes), as a PBX does when it drops a client."""
+        return self.kamcmd("ws.close", str(connection_id))
+
     def kamcmd(self, *args: str, timeout: float = 5.0) -> str:
         """Run an RPC command through the ctl socket, e.g. ``kamcmd("ul.dump")``."""
         binary = require_binary("kamcmd")
@@ -538,6 +550,51 @@ class Kamailio(_Managed):
             check=False,
         )
         return out.stdout + out.stderr
+
+
+class ConnectionCounter:
+    """A TCP port that accepts every connection and closes it at once, noting when.
+
+    Stands in for a PBX that is down behind its address (a load balancer with no backend, a
+    port whose server is restarting): a client's reconnection attempts become countable,
+    so a test can tell backoff from a storm. ``with ConnectionCounter(port) as dead: ...``
+    """
+
+    def __init__(self, port: int, host: str = LOOPBACK) -> None:
+        self.port = port
+        self.times: list[float] = []
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self._sock.listen(64)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def start(self) -> ConnectionCounter:
+        self._thread.start()
+        return self
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.times.append(time.monotonic())
+            with contextlib.suppress(OSError):
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+            conn.close()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        self._thread.join(5)
+
+    def __enter__(self) -> ConnectionCounter:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 # --------------------------------------------------------------------------
