@@ -537,7 +537,10 @@ class Kamailio(_Managed):
     def ws_close(self, connection_id: int) -> str:
         """Close one WebSocket connection from Kamailio's side (``ws.close``: a Close frame,
         then the TCP connection goes), as a PBX does when it drops a client."""
-        return self.kamcmd("ws.close", str(connection_id))
+        out = self.kamcmd("ws.close", str(connection_id))
+        if "error" in out:
+            raise LabError(f"kamcmd ws.close {connection_id}: {out.strip()}")
+        return out
 
     def kamcmd(self, *args: str, timeout: float = 5.0) -> str:
         """Run an RPC command through the ctl socket, e.g. ``kamcmd("ul.dump")``."""
