@@ -1,0 +1,111 @@
+"""The service host's writer path on its own: how long recording one engine event takes.
+
+Run from the repository root with the test venv, on a database with the module installed and
+benchmark users (``screen_pop_latency.py --keep`` leaves one)::
+
+    python bench/event_write_bench.py --db cti_bench
+    python bench/event_write_bench.py --db cti_bench --profile   # plus a cProfile top 25
+
+For each of ``--calls`` users it records, like ``ServiceHost._write_event``, an inbound
+call's RINGING (caller identified as a demo contact, call logged, bus notification) and then
+its CANCEL (missed call, chatter message and "Call back" activity), each in a transaction of
+its own, in this process (no server, no PBX), and prints per-event times (p50/p99) and
+events per second. The rows it writes are deleted at the end.
+"""
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import odoo_lab  # noqa: E402
+from odoo_lab import percentile  # noqa: E402
+
+
+def event(name, call_id, extension):
+    return {
+        "name": name,
+        "call": {
+            "id": call_id,
+            "cid": f"{call_id}@bench",
+            "direction": "INBOUND",
+            "source": odoo_lab.CALLER,
+            "sourceName": "",
+            "destination": extension,
+            "destinationName": "",
+            "status": name,
+            "cause": "",
+        },
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(odoo_lab.ODOO_DIR))
+    import odoo
+    from odoo import SUPERUSER_ID, api
+    from odoo.modules.registry import Registry
+
+    odoo.tools.config.parse_config(
+        [f"--addons-path={odoo_lab.addons_path()}", f"--db_host={odoo_lab.DB_HOST}"]
+    )
+    registry = Registry(args.db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        accounts = env["cti.account"].search([("user_id.login", "=like", "cti_bench_%")])
+        users = [(a.user_id.id, a.username) for a in accounts[: args.calls]]
+    tag = uuid.uuid4().hex[:8]
+
+    def write(user_id, payload):
+        start = time.perf_counter()
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["cti.account"]._cti_handle_event(user_id, payload, "ready")
+        return (time.perf_counter() - start) * 1000
+
+    # warm the registry's caches (ormcache, prefetch) as a running service has them
+    write(users[0][0], event("RINGING", f"warm-{tag}", users[0][1]))
+    profiler = cProfile.Profile() if args.profile else None
+    ringing, cancel = [], []
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    for user_id, extension in users:
+        ringing.append(write(user_id, event("RINGING", f"{tag}-{user_id}", extension)))
+    for user_id, extension in users:
+        cancel.append(write(user_id, event("CANCEL", f"{tag}-{user_id}", extension)))
+    if profiler:
+        profiler.disable()
+    elapsed = time.perf_counter() - start
+
+    with registry.cursor() as cr:
+        cr.execute("DELETE FROM cti_call WHERE sip_call_id LIKE %s", (f"%{tag}%",))
+
+    odoo_lab.print_table(
+        ["event", "count", "p50 ms", "p99 ms", "events/s (one thread)", "load"],
+        [
+            [name, len(times), f"{percentile(times, 0.5):.2f}", f"{percentile(times, 0.99):.2f}",
+             f"{1000 / (sum(times) / len(times)):.0f}", odoo_lab.load()]
+            for name, times in (("RINGING", ringing), ("CANCEL", cancel))
+        ],
+    )  # fmt: skip
+    print(f"{2 * len(users)} events in {elapsed:.2f} s")
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
