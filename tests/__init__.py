@@ -1,6 +1,7 @@
 from . import (
     test_access,  # noqa: F401
     test_call_log,  # noqa: F401
+    test_call_report_tour,  # noqa: F401
     test_models,  # noqa: F401
     test_number_matching,  # noqa: F401
     test_password,  # noqa: F401

@@ -8,26 +8,20 @@ logging ``RING_SIGNAL``; the browser class below watches the console for it.
 
 import itertools
 import json
-import tempfile
 import threading
 import time
 from unittest.mock import patch
 
 import requests
 import websocket
-from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.tests.common import WebsocketCase
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import HOST, ChromeBrowser
 
-from ..cti_engine import Reactor
-from ..pbx import lab
-from ..service.config import ServiceConfig
-from ..service.host import ServiceHost
 from .common import CTI_USER_GROUPS
+from .lab_case import CtiLabCase
 
-SIP_PASSWORD = "lab-secret-1001"
 LOGIN = "cti_pop_alice"
 RING_SIGNAL = "cti_screen_pop_tour: ring"
 # What a tab shows when it has popped a partner: the name on an open form.
@@ -141,26 +135,10 @@ class ScreenPopBrowser(ChromeBrowser):
 
 
 @tagged("post_install", "-at_install")
-class TestScreenPopTour(WebsocketCase):
+class TestScreenPopTour(CtiLabCase, WebsocketCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.run_dir = tempfile.mkdtemp(prefix="cti-screen-pop-")
-        cls.sipp = lab.SippFactory(cls.run_dir)
-        cls.addClassCleanup(cls.sipp.stop)
-        cls.kamailio = lab.Kamailio(
-            cls.run_dir, users={"1001": SIP_PASSWORD}, gateway=cls.sipp.gateway
-        ).start()
-        cls.addClassCleanup(cls.kamailio.stop)
-
-        pbx = cls.env["cti.pbx"].create(
-            {
-                "name": "Lab PBX",
-                "ws_url": cls.kamailio.ws_url,
-                "domain": cls.kamailio.domain,
-                "country_id": cls.env.ref("base.de").id,
-            }
-        )
         cls.user = new_test_user(
             cls.env,
             LOGIN,
@@ -172,9 +150,14 @@ class TestScreenPopTour(WebsocketCase):
         cls.user_id = cls.user.id
         cls.partner_id = cls.user.partner_id.id
         cls.env["cti.account"].create(
-            {"user_id": cls.user.id, "pbx_id": pbx.id, "username": "1001", "password": SIP_PASSWORD}
+            {
+                "user_id": cls.user.id,
+                "pbx_id": cls.pbx.id,
+                "username": "1001",
+                "password": cls.LAB_USERS["1001"],
+            }
         )
-        germany = cls.env.ref("base.de").id
+        germany = cls.germany.id
         cls.env["res.partner"].create(
             {"name": "Erika Mustermann", "phone": "030 123456", "country_id": germany}
         )
@@ -197,25 +180,17 @@ class TestScreenPopTour(WebsocketCase):
         self.second_tab = False
         self.forms_by_tab = None
         self.other_tab_errors = []
-        self.phone = lab.Baresip(self.run_dir, "1001", SIP_PASSWORD, self.kamailio).start()
-        self.addCleanup(self.phone.stop)
-        self.phone.wait_registered()
+        self.phone = self.start_phone("1001")
         # The session is made before the service starts: while it runs, the test thread
         # keeps off the shared test cursor except through registry.cursor(), which is
         # locked. authenticate() below hands this session to the browser.
         self.user_session = super().authenticate(LOGIN, LOGIN)
         self.user_opener = self.opener
-        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM bus_bus")
-        self.first_bus_id = self.env.cr.fetchone()[0]
-        reactor = Reactor().start()
-        self.addCleanup(reactor.stop)
-        host = ServiceHost(self.env.cr.dbname, ServiceConfig(reconcile_interval=0.3), reactor)
-        host.start()
-        self.addCleanup(host.stop)
+        self.start_service()
         self.addCleanup(self.wait_for_callers)
-        self.pump_bus()
+        self.wake_websockets()
         self.assertEqual(self.make_jsonrpc_request("/cti/login"), {"queued": True})
-        self.wait_for_event("READY")
+        self.wait_for_event(self.partner_id, "READY")
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -226,23 +201,6 @@ class TestScreenPopTour(WebsocketCase):
             return self.session
         return super().authenticate(user, password, browser=browser)
 
-    def pump_bus(self):
-        """Wake the user's websockets up as PostgreSQL's NOTIFY would: test cursors never
-        commit, so the bus's own wake-up (a post-commit hook) does not run in tests."""
-        partner = self.env["res.partner"].browse(self.partner_id)
-        channel = hashable(channel_with_db(self.registry.db_name, partner))
-        stop = threading.Event()
-
-        def pump():
-            while not stop.wait(0.2):
-                for ws in list(dispatch._channels_to_ws.get(channel, ())):
-                    ws.trigger_notification_dispatching()
-
-        thread = threading.Thread(target=pump, name="cti tour bus pump", daemon=True)
-        thread.start()
-        self.addCleanup(thread.join)
-        self.addCleanup(stop.set)
-
     def ring(self):
         """SIPp calls the user's extension; called when the tour asks for it."""
         call = self.sipp.uac(self.kamailio, "1001", caller=self.caller, cancel_after_s=6)
@@ -251,25 +209,6 @@ class TestScreenPopTour(WebsocketCase):
     def wait_for_callers(self):
         for call in self.calls:
             call.wait()
-
-    def wait_for_event(self, name, timeout=25):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.registry.cursor() as cr:
-                cr.execute(
-                    "SELECT channel, message FROM bus_bus WHERE id > %s", (self.first_bus_id,)
-                )
-                rows = cr.fetchall()
-            target = ["res.partner", self.partner_id]
-            names = [
-                json.loads(message).get("payload", {}).get("name")
-                for channel, message in rows
-                if json.loads(channel)[1:] == target
-            ]
-            if name in names:
-                return
-            time.sleep(0.2)
-        self.fail(f"no {name} on the bus; got {names}")
 
     def set_screen_pop(self, mode):
         with self.registry.cursor() as cr:

@@ -5,94 +5,42 @@ commands out against the lab PBX, and what the user would see arrives as bus row
 """
 
 import json
-import tempfile
 import time
+from datetime import timedelta
 
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo import fields
+from odoo.tests import tagged
 
-from ..cti_engine import Reactor
-from ..pbx import lab
-from ..service.config import ServiceConfig
-from ..service.host import ServiceHost
-from .common import CTI_USER_GROUPS
+from .lab_case import CtiLabCase
 
-SIP_PASSWORD = "lab-secret-1001"
 CALLER = "+4930123456"
 
 
 @tagged("post_install", "-at_install")
-class TestService(HttpCase):
+class TestService(CtiLabCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.run_dir = tempfile.mkdtemp(prefix="cti-service-")
-        cls.sipp = lab.SippFactory(cls.run_dir)
-        cls.addClassCleanup(cls.sipp.stop)
-        cls.kamailio = lab.Kamailio(
-            cls.run_dir,
-            users={"1001": SIP_PASSWORD, "1002": "lab-secret-1002"},
-            gateway=cls.sipp.gateway,
-        ).start()
-        cls.addClassCleanup(cls.kamailio.stop)
-
-        cls.pbx = cls.env["cti.pbx"].create(
-            {
-                "name": "Lab PBX",
-                "ws_url": cls.kamailio.ws_url,
-                "domain": cls.kamailio.domain,
-                "country_id": cls.env.ref("base.de").id,
-            }
-        )
-        cls.alice = new_test_user(cls.env, "cti_svc_alice", groups=CTI_USER_GROUPS)
-        cls.bob = new_test_user(cls.env, "cti_svc_bob", groups=CTI_USER_GROUPS)
-        cls.nobody = new_test_user(cls.env, "cti_svc_nobody", groups=CTI_USER_GROUPS)
-        cls.account = cls.env["cti.account"].create(
-            {
-                "user_id": cls.alice.id,
-                "pbx_id": cls.pbx.id,
-                "username": "1001",
-                "password": SIP_PASSWORD,
-            }
-        )
+        cls.alice = cls.create_cti_user("cti_svc_alice", "1001")
+        cls.bob = cls.create_cti_user("cti_svc_bob", "1002")
+        cls.nobody = cls.create_cti_user("cti_svc_nobody")
         cls.caller_partner = cls.env["res.partner"].create(
-            {
-                "name": "Erika Mustermann",
-                "phone": "030 123456",
-                "country_id": cls.env.ref("base.de").id,
-            }
+            {"name": "Erika Mustermann", "phone": "030 123456", "country_id": cls.germany.id}
         )
         cls.far_partner = cls.env["res.partner"].create({"name": "Far End GmbH"})
-        cls.env["cti.account"].create(
-            {
-                "user_id": cls.bob.id,
-                "pbx_id": cls.pbx.id,
-                "username": "1002",
-                "password": "lab-secret-1002",
-            }
-        )
 
     def setUp(self):
         super().setUp()
         # A fresh desk phone per test: no call or event of an earlier test can leak in.
-        self.phone = lab.Baresip(self.run_dir, "1001", SIP_PASSWORD, self.kamailio).start()
-        self.addCleanup(self.phone.stop)
-        self.phone.wait_registered()
-        # Sessions are made before the service starts: while it runs, the test thread keeps
-        # off the shared test cursor except through registry.cursor(), which is locked.
+        self.phone = self.start_phone("1001")
+        # Sessions are made before the service starts (see lab_case).
         self.sessions = {}
         self.partner_of = {user.id: user.partner_id.id for user in (self.alice, self.bob)}
         for user in (self.alice, self.bob, self.nobody):
             self.session = None  # authenticate() would delete the previous user's session
             self.authenticate(user.login, user.login)
             self.sessions[user] = (self.session, self.opener)
-        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM bus_bus")
-        self.first_bus_id = self.env.cr.fetchone()[0]
-        self.reactor = Reactor().start()
-        self.host = ServiceHost(
-            self.env.cr.dbname, ServiceConfig(reconcile_interval=0.3), self.reactor
-        ).start()
-        self.addCleanup(self.reactor.stop)
-        self.addCleanup(self.host.stop)
+        self.host = self.start_service()
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -101,22 +49,7 @@ class TestService(HttpCase):
         return self.make_jsonrpc_request(route, params)
 
     def bus_events(self, user):
-        """The cti_connector/event payloads sent to ``user`` since the test began."""
-        with self.registry.cursor() as cr:
-            cr.execute(
-                "SELECT channel, message FROM bus_bus WHERE id > %s ORDER BY id",
-                (self.first_bus_id,),
-            )
-            rows = cr.fetchall()
-        events = []
-        for channel, message in rows:
-            target = json.loads(channel)
-            data = json.loads(message)
-            if data.get("type") != "cti_connector/event":
-                continue
-            if target[1:] == ["res.partner", self.partner_of[user.id]]:
-                events.append(data["payload"])
-        return events
+        return self.cti_events(self.partner_of[user.id])
 
     def logged_calls(self, user):
         with self.registry.cursor() as cr:
@@ -158,13 +91,7 @@ class TestService(HttpCase):
             return done, cr.fetchone()[0]
 
     def wait_for(self, user, name, count=1, timeout=25):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            events = [e for e in self.bus_events(user) if e["name"] == name]
-            if len(events) >= count:
-                return events[count - 1]
-            time.sleep(0.2)
-        self.fail(f"no {name} for {user.login}; got {[e['name'] for e in self.bus_events(user)]}")
+        return self.wait_for_event(self.partner_of[user.id], name, count, timeout)
 
     def names(self, user, calls_only=False):
         return [e["name"] for e in self.bus_events(user) if not calls_only or "call" in e]
@@ -212,7 +139,7 @@ class TestService(HttpCase):
         self.assertAlmostEqual(calls[0]["duration"], 3, delta=1)
         self.assertEqual(self.call_activities("res.partner", self.caller_partner.id), (1, 0))
         for event in self.bus_events(self.alice):
-            self.assertNotIn(SIP_PASSWORD, json.dumps(event))
+            self.assertNotIn(self.LAB_USERS["1001"], json.dumps(event))
 
     def test_click_to_call_events(self):
         self.login(self.alice)
@@ -270,11 +197,7 @@ class TestService(HttpCase):
 
     def test_transferred_call(self):
         self.login(self.alice)
-        bob_phone = lab.Baresip(
-            self.run_dir, "1002", "lab-secret-1002", self.kamailio, auto_answer=True
-        ).start()
-        self.addCleanup(bob_phone.stop)
-        bob_phone.wait_registered()
+        bob_phone = self.start_phone("1002", auto_answer=True)
         far = self.sipp.uas("reinvite")
         self.rpc(self.alice, "/cti/call", destination="+4989555000")
         self.phone.wait_event("CALL_INCOMING")
@@ -303,6 +226,31 @@ class TestService(HttpCase):
         final = self.wait_for(self.alice, "CANCEL")
         self.assertEqual(final["call"]["cause"], "missed")
         caller.wait()
+
+    def test_stale_command_expires_instead_of_calling_late(self):
+        self.login(self.alice)
+        invites = self.kamailio.log_text().count("REQ INVITE")
+        with self.registry.cursor() as cr:
+            env = self.env(cr=cr)
+            account = env["cti.account"].search([("user_id", "=", self.alice.id)])
+            command = env["cti.command"].create(
+                {
+                    "user_id": self.alice.id,
+                    "account_id": account.id,
+                    "name": "call",
+                    "payload": {"destination": "+4989555000"},
+                    "expire_date": fields.Datetime.now() - timedelta(seconds=5),
+                }
+            )
+            command_id = command.id
+        error = self.wait_for(self.alice, "ERROR")
+        self.assertIn("too late", error["message"])
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT state FROM cti_command WHERE id = %s", (command_id,))
+            self.assertEqual(cr.fetchone()[0], "expired")
+        time.sleep(1)
+        self.assertEqual(self.kamailio.log_text().count("REQ INVITE"), invites)
+        self.assertEqual(self.names(self.alice, calls_only=True), [])
 
     def test_bad_input_is_refused_at_once(self):
         self.login(self.alice)

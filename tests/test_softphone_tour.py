@@ -10,85 +10,43 @@ A tour step logging ``cti_tour:<action>`` asks the test to do what happens outsi
 browser: start the service host, pick up the desk phone, take a screenshot.
 """
 
-import json
-import tempfile
 import threading
 from unittest.mock import patch
 
-from odoo.addons.bus.models.bus import dispatch
-from odoo.addons.bus.websocket import WebsocketConnectionHandler
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.addons.bus.tests.common import WebsocketCase
+from odoo.tests import new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
-from ..cti_engine import Reactor
 from ..pbx import lab
-from ..service.config import ServiceConfig
-from ..service.host import ServiceHost
 from .common import CTI_USER_GROUPS
+from .lab_case import CtiLabCase
 
-SIP_PASSWORD = "lab-secret-1001"
-COLLEAGUE_PASSWORD = "lab-secret-1002"
 TOUR_TIMEOUT = 180
 SIGNAL_PREFIX = "cti_tour:"
 
 
 @tagged("post_install", "-at_install")
-class TestSoftphoneTour(HttpCase):
+class TestSoftphoneTour(CtiLabCase, WebsocketCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.startClassPatcher(
-            patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True)
-        )
-        cls.run_dir = tempfile.mkdtemp(prefix="cti-softphone-")
-        cls.sipp = lab.SippFactory(cls.run_dir)
-        cls.addClassCleanup(cls.sipp.stop)
-        cls.kamailio = lab.Kamailio(
-            cls.run_dir,
-            users={"1001": SIP_PASSWORD, "1002": COLLEAGUE_PASSWORD},
-            gateway=cls.sipp.gateway,
-        ).start()
-        cls.addClassCleanup(cls.kamailio.stop)
-
-        germany = cls.env.ref("base.de")
-        pbx = cls.env["cti.pbx"].create(
-            {
-                "name": "Lab PBX",
-                "ws_url": cls.kamailio.ws_url,
-                "domain": cls.kamailio.domain,
-                "country_id": germany.id,
-            }
-        )
         # Alice may edit contacts, as Odoo's internal users do by default; Carol only reads
         # them, so her phone fields are read-only.
-        cls.alice = new_test_user(
-            cls.env, "cti_tour_alice", groups=f"{CTI_USER_GROUPS},base.group_partner_manager"
+        cls.alice = cls.create_cti_user(
+            "cti_tour_alice", "1001", groups=f"{CTI_USER_GROUPS},base.group_partner_manager"
         )
-        cls.carol = new_test_user(cls.env, "cti_tour_carol", groups=CTI_USER_GROUPS)
-        for user, extension, password in (
-            (cls.alice, "1001", SIP_PASSWORD),
-            (cls.carol, "1003", "-"),
-        ):
-            cls.env["cti.account"].create(
-                {
-                    "user_id": user.id,
-                    "pbx_id": pbx.id,
-                    "username": extension,
-                    "password": password,
-                }
-            )
+        cls.carol = cls.create_cti_user("cti_tour_carol", "1003")
         cls.far_partner = cls.env["res.partner"].create(
-            {"name": "Far End GmbH", "phone": "089 555000", "country_id": germany.id}
+            {"name": "Far End GmbH", "phone": "089 555000", "country_id": cls.germany.id}
         )
         cls.env["res.partner"].create(
-            {"name": "Bob Colleague", "phone": "1002", "country_id": germany.id}
+            {"name": "Bob Colleague", "phone": "1002", "country_id": cls.germany.id}
         )
 
     def setUp(self):
         super().setUp()
         self.desk_phone = None
-        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM bus_bus")
-        self.first_bus_id = self.env.cr.fetchone()[0]
+        self.partner_ids = {self.alice.id: self.alice.partner_id.id}
         self.host = None
         self.screenshot = None
         self.signal_errors = []
@@ -101,24 +59,6 @@ class TestSoftphoneTour(HttpCase):
         far = self.sipp.uas(behaviour, **options)
         self.addCleanup(far.stop)  # the gateway port is the next test's
         return far
-
-    def start_phone(self, user, password, auto_answer=False):
-        phone = lab.Baresip(
-            self.run_dir, user, password, self.kamailio, auto_answer=auto_answer
-        ).start()
-        self.addCleanup(phone.stop)
-        phone.wait_registered()
-        return phone
-
-    def start_service(self):
-        """Started once the browser is logged in: while the host runs, the test thread
-        keeps off the shared test cursor, which the login of the browser uses."""
-        reactor = Reactor().start()
-        self.addCleanup(reactor.stop)
-        self.host = ServiceHost(
-            self.env.cr.dbname, ServiceConfig(reconcile_interval=0.3), reactor
-        ).start()
-        self.addCleanup(self.host.stop)
 
     def listen_to_tours(self):
         handle_console = ChromeBrowser._handle_console
@@ -135,7 +75,9 @@ class TestSoftphoneTour(HttpCase):
     def on_tour_signal(self, browser, action):
         """Runs in the browser's message thread: anything slow goes to a thread of its own."""
         if action == "start":
-            self.start_service()
+            # Only once the browser is logged in: while the host runs, the test thread
+            # keeps off the shared test cursor, which the browser's login uses.
+            self.host = self.start_service()
         elif action == "answer":
             threading.Thread(target=self.answer_desk_phone, daemon=True).start()
         elif action == "screenshot":
@@ -150,20 +92,6 @@ class TestSoftphoneTour(HttpCase):
         except (TimeoutError, lab.LabError) as exc:
             self.signal_errors.append(f"answer: {exc}")
 
-    def wake_websockets(self):
-        stop = threading.Event()
-
-        def wake():
-            while not stop.wait(0.2):
-                for websockets in list(dispatch._channels_to_ws.values()):
-                    for websocket in list(websockets):
-                        websocket.trigger_notification_dispatching()
-
-        thread = threading.Thread(target=wake, name="cti-tour-bus-wake", daemon=True)
-        thread.start()
-        self.addCleanup(thread.join)
-        self.addCleanup(stop.set)
-
     def run_tour(self, tour, url, login="cti_tour_alice"):
         self.start_tour(url, tour, login=login, timeout=TOUR_TIMEOUT)
         self.assertEqual(self.signal_errors, [])
@@ -171,21 +99,12 @@ class TestSoftphoneTour(HttpCase):
     # -- what the server saw -------------------------------------------------------------
 
     def call_events(self, user):
-        """The names of the call events sent to ``user`` since the test began."""
-        with self.registry.cursor() as cr:
-            cr.execute(
-                "SELECT channel, message FROM bus_bus WHERE id > %s ORDER BY id",
-                (self.first_bus_id,),
-            )
-            rows = cr.fetchall()
-        names = []
-        for channel, message in rows:
-            data = json.loads(message)
-            if data.get("type") != "cti_connector/event" or "call" not in data["payload"]:
-                continue
-            if json.loads(channel)[1:] == ["res.partner", user.partner_id.id]:
-                names.append((data["payload"]["name"], data["payload"]["call"]))
-        return names
+        """(name, call) of the call events sent to ``user`` since the test began."""
+        return [
+            (event["name"], event["call"])
+            for event in self.cti_events(self.partner_ids[user.id])
+            if "call" in event
+        ]
 
     def partner_url(self, partner):
         return f"/odoo/contacts/{partner.id}"
@@ -193,7 +112,7 @@ class TestSoftphoneTour(HttpCase):
     # -- tests -------------------------------------------------------------------------
 
     def test_click_to_call_from_the_partner_form(self):
-        self.desk_phone = self.start_phone("1001", SIP_PASSWORD)
+        self.desk_phone = self.start_phone("1001")
         far = self.far_end("answer", ring_s=2, hangup_after_s=3)
         self.run_tour("cti_connector_click_to_call", self.partner_url(self.far_partner))
         self.assertEqual(far.wait(), 0)
@@ -210,7 +129,7 @@ class TestSoftphoneTour(HttpCase):
             self.assertEqual(cr.fetchall(), [(self.far_partner.id,)])
 
     def test_hold_resume_and_hang_up_from_the_softphone(self):
-        self.desk_phone = self.start_phone("1001", SIP_PASSWORD, auto_answer=True)
+        self.desk_phone = self.start_phone("1001", auto_answer=True)
         far = self.far_end("reinvite", ring_s=0.5)
         self.run_tour("cti_connector_hold_and_hang_up", self.partner_url(self.far_partner))
         self.assertEqual(far.wait(), 0)
@@ -222,8 +141,8 @@ class TestSoftphoneTour(HttpCase):
         self.assertTrue(self.screenshot.result(timeout=10)["data"])
 
     def test_transfer_from_the_softphone(self):
-        self.desk_phone = self.start_phone("1001", SIP_PASSWORD, auto_answer=True)
-        colleague = self.start_phone("1002", COLLEAGUE_PASSWORD, auto_answer=True)
+        self.desk_phone = self.start_phone("1001", auto_answer=True)
+        colleague = self.start_phone("1002", auto_answer=True)
         far = self.far_end("reinvite", ring_s=0.5)
         self.run_tour("cti_connector_transfer", self.partner_url(self.far_partner))
         colleague.wait_event("CALL_ESTABLISHED")
@@ -235,7 +154,7 @@ class TestSoftphoneTour(HttpCase):
         self.assertEqual(events[-1][1]["cause"], "transferred")
 
     def test_invalid_number_places_no_call(self):
-        self.desk_phone = self.start_phone("1001", SIP_PASSWORD)
+        self.desk_phone = self.start_phone("1001")
         invites = self.kamailio.log_text().count("REQ INVITE")
         self.run_tour("cti_connector_invalid_number", self.partner_url(self.far_partner))
         self.assertEqual(self.kamailio.log_text().count("REQ INVITE"), invites)

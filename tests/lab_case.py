@@ -1,0 +1,142 @@
+"""What the Odoo tests that drive the real lab PBX share.
+
+A class gets a Kamailio (with SIPp as trunk and far end) for all its tests and a PBX record
+pointing at it; a test starts desk phones (baresip) and the service host as it needs them,
+and reads what the service sent to a user's browsers from the bus table.
+
+Concurrency in test mode: every cursor of the registry is the one test transaction, shared
+under a lock by ``registry.cursor()``. The service host's threads use that lock; the test
+thread must too while the host runs, so it reads through :meth:`cti_events` and plain ids
+saved beforehand, never through ``self.env`` records.
+"""
+
+import json
+import tempfile
+import threading
+import time
+
+from odoo.addons.bus.models.bus import dispatch
+from odoo.tests import HttpCase, new_test_user
+
+from ..cti_engine import Reactor
+from ..pbx import lab
+from ..service.config import ServiceConfig
+from ..service.host import ServiceHost
+from .common import CTI_USER_GROUPS
+
+
+class CtiLabCase(HttpCase):
+    #: SIP users of the lab PBX: extension -> password
+    LAB_USERS = {"1001": "lab-secret-1001", "1002": "lab-secret-1002"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.run_dir = tempfile.mkdtemp(prefix=f"cti-{cls.__name__}-")
+        cls.sipp = lab.SippFactory(cls.run_dir)
+        cls.addClassCleanup(cls.sipp.stop)
+        cls.kamailio = lab.Kamailio(
+            cls.run_dir, users=cls.LAB_USERS, gateway=cls.sipp.gateway
+        ).start()
+        cls.addClassCleanup(cls.kamailio.stop)
+        cls.germany = cls.env.ref("base.de")
+        cls.pbx = cls.env["cti.pbx"].create(
+            {
+                "name": "Lab PBX",
+                "ws_url": cls.kamailio.ws_url,
+                "domain": cls.kamailio.domain,
+                "country_id": cls.germany.id,
+            }
+        )
+
+    @classmethod
+    def create_cti_user(cls, login, extension=None, groups=CTI_USER_GROUPS, **values):
+        """A user (password = login), with a CTI account on the lab PBX for ``extension``."""
+        user = new_test_user(cls.env, login, groups=groups, **values)
+        if extension:
+            cls.env["cti.account"].create(
+                {
+                    "user_id": user.id,
+                    "pbx_id": cls.pbx.id,
+                    "username": extension,
+                    "password": cls.LAB_USERS.get(extension, "-"),
+                }
+            )
+        return user
+
+    def setUp(self):
+        super().setUp()
+        # A fresh PBX for each test, on the same ports: Kamailio keeps the dialogs of a call
+        # an earlier test left half-closed (a phone stopped mid-call), and would report them
+        # to this test's subscription as calls in progress.
+        self.kamailio.restart()
+        self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM bus_bus")
+        self.first_bus_id = self.env.cr.fetchone()[0]
+
+    def start_phone(self, extension, auto_answer=False):
+        """A registered desk phone for ``extension``, stopped at the end of the test."""
+        phone = lab.Baresip(
+            self.run_dir,
+            extension,
+            self.LAB_USERS[extension],
+            self.kamailio,
+            auto_answer=auto_answer,
+        ).start()
+        self.addCleanup(phone.stop)
+        phone.wait_registered()
+        return phone
+
+    def start_service(self):
+        """The service host on this database, stopped at the end of the test."""
+        reactor = Reactor().start()
+        self.addCleanup(reactor.stop)
+        host = ServiceHost(
+            self.env.cr.dbname, ServiceConfig(reconcile_interval=0.3), reactor
+        ).start()
+        self.addCleanup(host.stop)
+        return host
+
+    def cti_events(self, partner_id):
+        """The cti_connector/event payloads sent to a user (by their partner id) since the
+        test began."""
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT channel, message FROM bus_bus WHERE id > %s ORDER BY id",
+                (self.first_bus_id,),
+            )
+            rows = cr.fetchall()
+        events = []
+        for channel, message in rows:
+            data = json.loads(message)
+            if data.get("type") != "cti_connector/event":
+                continue
+            if json.loads(channel)[1:] == ["res.partner", partner_id]:
+                events.append(data["payload"])
+        return events
+
+    def wait_for_event(self, partner_id, name, count=1, timeout=25):
+        """The ``count``-th event ``name`` sent to a user, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            events = [e for e in self.cti_events(partner_id) if e["name"] == name]
+            if len(events) >= count:
+                return events[count - 1]
+            time.sleep(0.2)
+        got = [e["name"] for e in self.cti_events(partner_id)]
+        self.fail(f"no {name} for partner {partner_id}; got {got}")
+
+    def wake_websockets(self):
+        """Wake the browsers' websockets as PostgreSQL's NOTIFY would after a commit: test
+        cursors never commit, so the bus's own wake-up (a post-commit hook) never runs."""
+        stop = threading.Event()
+
+        def wake():
+            while not stop.wait(0.2):
+                for websockets in list(dispatch._channels_to_ws.values()):
+                    for websocket in list(websockets):
+                        websocket.trigger_notification_dispatching()
+
+        thread = threading.Thread(target=wake, name="cti-test-bus-wake", daemon=True)
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(stop.set)
