@@ -42,17 +42,31 @@ def parse(frame):
             unfolded[-1] += b" " + line.strip()
         else:
             unfolded.append(line)
+    for index in range(1, len(unfolded)):
+        # HCOLON allows blanks before the colon (RFC 3261 §7.3.1, RFC 4475 "wsinv");
+        # sipmessage would keep them in the name, and "From :" would go unfound.
+        name, colon, value = unfolded[index].partition(b":")
+        if colon and name[-1:] in (b" ", b"\t"):
+            unfolded[index] = name.rstrip(b" \t") + b":" + value
     try:
         message = Message.parse(b"\r\n".join(unfolded) + b"\r\n\r\n" + body)
         for name in ("Call-ID", "CSeq", "From", "To", "Via"):
             if message.headers.get(name) is None:
                 raise MalformedMessage(f"missing {name} header")
-        message.cseq  # noqa: B018 - validates the header
+        cseq = message.cseq
         length = message.content_length
     except MalformedMessage:
         raise
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise MalformedMessage(str(exc) or type(exc).__name__) from exc
+    # RFC 3261 §8.1.1.5: a CSeq number is below 2**31 and names the request's method;
+    # §7.2: a status code has three digits. Transactions are matched on these.
+    if not 0 <= cseq.sequence < 2**31:
+        raise MalformedMessage("CSeq number out of range")
+    if isinstance(message, Request) and cseq.method != message.method:
+        raise MalformedMessage("CSeq method differs from the request's")
+    if isinstance(message, Response) and not 100 <= message.code <= 699:
+        raise MalformedMessage("status code out of range")
     if length is not None:
         if length < 0 or length > len(message.body):
             raise MalformedMessage("Content-Length larger than the body")
