@@ -52,6 +52,7 @@ def main():
     parser.add_argument("--db", required=True)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--batch", type=int, default=1, help="events per transaction")
+    parser.add_argument("--warm", action="store_true", help="one call per user first")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--sort", default="cumulative", help="cProfile sort key")
     args = parser.parse_args()
@@ -89,6 +90,11 @@ def main():
 
     # warm the registry's caches (ormcache, prefetch) as a running service has them
     write_batch([(users[0][0], event("RINGING", f"warm-{tag}", users[0][1]))])
+    if args.warm:
+        # each user had a call before: their per-user caches (access rights, record rules)
+        # are warm, as in a server that has been running for a while
+        for user_id, extension in users:
+            write_batch([(user_id, event("RINGING", f"warm-{tag}-{user_id}", extension))])
     profiler = cProfile.Profile() if args.profile else None
     start = time.perf_counter()
     if profiler:

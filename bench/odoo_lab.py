@@ -235,6 +235,8 @@ class OdooServer:
             f"--http-port={lab.free_port('tcp')}",
             f"--logfile={self.log_path}",
             f"--log-level={self.log_level}",
+            # the line start() waits for, whatever the level
+            "--log-handler=odoo.addons.cti_connector.service.runner:INFO",
             "--max-cron-threads=0",
         )
         self.proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL)
@@ -477,7 +479,16 @@ class Sipp:
         process; its message trace is ``<label>.messages.log``."""
         targets = self.dir / f"{label}.csv"
         targets.write_text("SEQUENTIAL\n" + "".join(f"{ext}\n" for ext in extensions))
-        count = len(extensions)
+        for _attempt in range(5):
+            proc = self._spawn_caller(label, targets, len(extensions), ring_s, rate_per_s)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                # SIPp quits at once when its random media port (-mp) is taken: try another
+                if proc.wait(0.3) != 0 and not self.invite_times(label):
+                    continue
+            return proc
+        raise lab.LabError(f"SIPp could not start placing calls: see {self.dir}")
+
+    def _spawn_caller(self, label, targets, count, ring_s, rate_per_s):
         return self._spawn(
             label,
             BENCH_SIPP / "uac_ring_inf.xml",
@@ -513,7 +524,8 @@ class Sipp:
         """{extension: wall-clock time SIPp sent the INVITE}, from SIPp's message trace,
         whose separator line carries the send time in local time
         (``----- 2026-11-21 03:13:25.959322``)."""
-        text = (self.dir / f"{label}.messages.log").read_text(errors="replace")
+        path = self.dir / f"{label}.messages.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
         out = {}
         pattern = re.compile(
             r"-{20,} (\d{4}-\d\d-\d\d)\s+(\d\d:\d\d:\d\d)\.(\d{6})[^\n]*\n"
