@@ -45,6 +45,8 @@ MAX_EVENT_BATCH = 50
 # Writer threads, each for a shard of the users (user id modulo): while one waits for
 # PostgreSQL, another runs. Two measured best on two cores (four did worse).
 EVENT_WRITERS = 2
+# Agents whose settings are read in one transaction when many users start at once.
+START_CHUNK = 100
 # After an agent is READY, its first dialog document comes within a second or two; then the
 # calls logged as open that it does not see any more ended while nobody watched.
 SWEEP_DELAY = 3.0
@@ -194,6 +196,7 @@ class ServiceHost:
         wanted = self._wanted_accounts()
         for user_id in [uid for uid in self._owned if uid not in wanted]:
             self._release(user_id)
+        to_start = []
         for user_id, (account_id, version) in wanted.items():
             owned = self._owned.get(user_id)
             if owned is not None and owned.version != version:
@@ -204,15 +207,29 @@ class ServiceHost:
                 )
                 self._release(user_id)
                 owned = None
-            if owned is not None or len(self._owned) >= self.config.max_users:
+            if owned is not None or len(self._owned) + len(to_start) >= self.config.max_users:
                 continue
             if self._try_lock(user_id):
-                agent = self._make_agent(account_id, user_id)
-                if agent is None:
-                    self._unlock(user_id)
-                    continue
-                self._owned[user_id] = _OwnedUser(account_id, agent, version)
-                agent.login()
+                to_start.append((user_id, account_id, version))
+        # Settings are read in chunks, each in one transaction: when hundreds of users log in
+        # at once (a restart, a takeover) their agents start sooner than one by one.
+        # If reading fails, the users locked but not started are let go for the next round.
+        pending = {user_id for user_id, _, _ in to_start}
+        try:
+            for first in range(0, len(to_start), START_CHUNK):
+                chunk = to_start[first : first + START_CHUNK]
+                configs = self._agent_configs([account_id for _, account_id, _ in chunk])
+                for user_id, account_id, version in chunk:
+                    pending.discard(user_id)
+                    agent = self._make_agent(configs.get(account_id), user_id)
+                    if agent is None:
+                        self._unlock(user_id)
+                        continue
+                    self._owned[user_id] = _OwnedUser(account_id, agent, version)
+                    agent.login()
+        finally:
+            for user_id in pending:
+                self._unlock(user_id)
 
     def _release(self, user_id):
         owned = self._owned.pop(user_id, None)
@@ -233,11 +250,16 @@ class ServiceHost:
             )
             return {row[0]: (row[1], (row[2], row[3])) for row in cr.fetchall()}
 
-    def _make_agent(self, account_id, user_id):
+    def _agent_configs(self, account_ids):
+        """{account id: settings of its agent, or None when it cannot be used}."""
         with self._cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            account = env["cti.account"].browse(account_id)
-            config = account._cti_agent_config()
+            return {
+                account.id: account._cti_agent_config()
+                for account in env["cti.account"].browse(account_ids)
+            }
+
+    def _make_agent(self, config, user_id):
         if config is None:
             return None
         agent = UserAgent(AgentConfig(**config), self.reactor, None)
