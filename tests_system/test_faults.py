@@ -1,6 +1,5 @@
 """A whole Odoo server against faults: SIGKILL mid-call, a lost database connection."""
 
-
 from conftest import (
     DEMO_EXTENSION,
     DEMO_PASSWORD,
