@@ -11,6 +11,7 @@ saved beforehand, never through ``self.env`` records.
 """
 
 import json
+import logging
 import tempfile
 import threading
 import time
@@ -70,6 +71,11 @@ class CtiLabCase(HttpCase):
         # an earlier test left half-closed (a phone stopped mid-call), and would report them
         # to this test's subscription as calls in progress.
         self.kamailio.restart()
+        self.log_lines = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.emit = lambda record: self.log_lines.append(handler.format(record))
+        logging.getLogger().addHandler(handler)
+        self.addCleanup(logging.getLogger().removeHandler, handler)
         self.env.cr.execute("SELECT COALESCE(MAX(id), 0) FROM bus_bus")
         self.first_bus_id = self.env.cr.fetchone()[0]
 

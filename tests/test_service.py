@@ -140,6 +140,9 @@ class TestService(CtiLabCase):
         self.assertEqual(self.call_activities("res.partner", self.caller_partner.id), (1, 0))
         for event in self.bus_events(self.alice):
             self.assertNotIn(self.LAB_USERS["1001"], json.dumps(event))
+        # logged in, challenged, called: the SIP password is in no log line of the process
+        self.assertTrue(self.log_lines)
+        self.assertFalse([line for line in self.log_lines if self.LAB_USERS["1001"] in line])
 
     def test_click_to_call_events(self):
         self.login(self.alice)

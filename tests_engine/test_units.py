@@ -37,6 +37,7 @@ def test_destination_normalised(typed, country, expected):
         "sip:1002@pbx.test",
         "1002@pbx.test",
         "4" * 40,
+        "+49 30 " + "1" * 193,  # 200 characters
         "+" + "1" * 20,
         "١٠٠٢",  # Arabic-Indic digits
         "+49 30 12;x=1",
