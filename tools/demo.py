@@ -82,12 +82,19 @@ def up(odoo_dir):
     signal.signal(signal.SIGTERM, _interrupt)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     log = RUN_DIR / "odoo.log"
-    if not database_exists().strip():
-        say(f"creating the demo database {DATABASE} (about a minute)")
-        subprocess.run(
-            odoo_command(odoo_dir, "-i", "cti_connector", "--stop-after-init", f"--logfile={log}"),
-            check=True,
-        )
+    # A new checkout may bring new fields: an existing demo database is updated first.
+    exists = database_exists().strip()
+    say(f"{'updating' if exists else 'creating'} the demo database {DATABASE} (about a minute)")
+    subprocess.run(
+        odoo_command(
+            odoo_dir,
+            "-u" if exists else "-i",
+            "cti_connector",
+            "--stop-after-init",
+            f"--logfile={log}",
+        ),
+        check=True,
+    )
 
     stop = threading.Event()
     with contextlib.ExitStack() as stack:
