@@ -94,9 +94,20 @@ class ResUsers(models.Model):
             if account and user.cti_password:
                 account.password = user.cti_password
 
-    def _update_last_login(self):
-        """A web login also logs the user in to the CTI when their account says so."""
-        result = super()._update_last_login()
+    @classmethod
+    def _login(cls, db, credential, user_agent_env):
+        """A person logging in to the web client is also logged in to the CTI when their
+        account says so; a script authenticating over XML-RPC/JSON-RPC (non-interactive)
+        is not a person at a desk phone."""
+        auth_info = super()._login(db, credential, user_agent_env=user_agent_env)
+        if (user_agent_env or {}).get("interactive"):
+            with cls.pool.cursor() as cr:
+                api.Environment(cr, auth_info["uid"], {})["res.users"]._cti_auto_login()
+        return auth_info
+
+    @api.model
+    def _cti_auto_login(self):
+        """Start the current user's CTI session if their account logs in automatically."""
         account = (
             self.env["cti.account"]
             .sudo()
@@ -104,4 +115,3 @@ class ResUsers(models.Model):
         )
         if account and not account.session_wanted:
             account._cti_request_session(True)
-        return result

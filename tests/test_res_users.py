@@ -54,13 +54,13 @@ class TestPreferences(CtiCommon):
 @tagged("post_install", "-at_install")
 class TestAutoLogin(CtiCommon):
     def test_web_login_starts_the_cti_session_only_with_auto_login(self):
-        self.env["res.users"].with_user(self.bob)._update_last_login()
+        self.env["res.users"].with_user(self.bob)._cti_auto_login()
         self.assertFalse(self.account_bob.session_wanted)
         self.account_alice.auto_login = True
-        self.env["res.users"].with_user(self.alice)._update_last_login()
+        self.env["res.users"].with_user(self.alice)._cti_auto_login()
         self.assertTrue(self.account_alice.session_wanted)
         self.assertFalse(self.account_bob.session_wanted)
 
     def test_user_without_account_logs_in_normally(self):
-        self.env["res.users"].with_user(self.plain)._update_last_login()
+        self.env["res.users"].with_user(self.plain)._cti_auto_login()
         self.assertFalse(self.env["cti.account"].search([("session_wanted", "=", True)]))

@@ -1,5 +1,7 @@
 """The JSON routes on their own (no PBX): what they refuse at once, and to whom."""
 
+import json
+
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import CTI_USER_GROUPS
@@ -48,6 +50,31 @@ class TestRoutes(HttpCase):
         self.assertIn("Too many calls", results[-1]["message"])
         self.assertEqual(len(self.commands()), 5)
         self.assertEqual(self.commands().mapped("payload")[0]["destination"], "+49301234000")
+
+    def test_web_login_starts_the_cti_session_but_an_rpc_login_does_not(self):
+        self.account.write({"auto_login": True, "session_wanted": False})
+        uid = self.xmlrpc_common.authenticate(
+            self.env.cr.dbname, self.alice.login, self.alice.login, {}
+        )
+        self.assertEqual(uid, self.alice.id)
+        self.assertFalse(self.account.session_wanted)
+        self.authenticate(None, None)
+        response = self.url_open(
+            "/web/session/authenticate",
+            data=json.dumps(
+                {
+                    "params": {
+                        "db": self.env.cr.dbname,
+                        "login": self.alice.login,
+                        "password": self.alice.login,
+                    }
+                }
+            ),
+            headers={"Content-Type": "application/json"},
+        )
+        self.assertEqual(response.json()["result"]["uid"], self.alice.id)
+        self.account.invalidate_recordset(["session_wanted"])
+        self.assertTrue(self.account.session_wanted)
 
     def test_call_when_not_logged_in_to_the_cti(self):
         self.account.session_wanted = False
