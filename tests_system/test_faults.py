@@ -1,10 +1,9 @@
 """A whole Odoo server against faults: SIGKILL mid-call, a lost database connection."""
 
-import time
-
 from conftest import (
     DEMO_EXTENSION,
     DEMO_PASSWORD,
+    answer_after_ringing,
     owner_pid,
     sip_sessions,
     sql,
@@ -22,14 +21,6 @@ def logged_calls(user_id):
         "FROM cti_call WHERE user_id = %s AND source = %s",
         (user_id, CALLER),
     )
-
-
-def answer_after_ringing(phone):
-    """Pick up half a second into the ringing: a phone answering at once can have its 180
-    and 200 swapped by Kamailio's UDP workers, which makes the SIPp caller abort."""
-    phone.wait_event("CALL_INCOMING")
-    time.sleep(0.5)
-    phone.answer()
 
 
 def answered_call(user_id):

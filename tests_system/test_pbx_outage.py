@@ -9,6 +9,7 @@ import pytest
 from conftest import (
     DEMO_EXTENSION,
     DEMO_PASSWORD,
+    answer_after_ringing,
     session_state,
     sip_sessions,
     sql,
@@ -114,15 +115,6 @@ def answered_call(user_id):
     return rows if rows and rows[0][4] else None
 
 
-def answer(phone):
-    """Answer a moment after the ringing: Kamailio's two worker processes may otherwise
-    handle the 'early' and 'confirmed' PUBLISHes in the wrong order, and the lab PBX then
-    reports the call as never answered (a race in the lab, not in the engine)."""
-    phone.wait_event("CALL_INCOMING")
-    time.sleep(0.5)
-    phone.answer()
-
-
 def finished_calls(user_id):
     rows = logged_calls(user_id)
     return rows if rows and all(row[2] for row in rows) else None
@@ -152,7 +144,7 @@ def test_calls_in_progress_when_the_pbx_restarts_are_logged_once(
         callers = []
         for user_id, extension in users.items():
             callers.append(sipp.uac(kamailio, extension, caller=CALLER, talk_s=10))
-            answer(phones[user_id])
+            answer_after_ringing(phones[user_id])
         for user_id in users:
             wait_until(lambda u=user_id: answered_call(u), 20, "the answered call in the log")
         kamailio.restart()
@@ -185,7 +177,7 @@ def test_call_the_restarted_pbx_forgot_while_odoo_was_down_is_logged_once(
         server = servers.start("first")
         wait_until(lambda: session_state(alice_id) == "ready", 60, "alice READY")
         caller = sipp.uac(kamailio, DEMO_EXTENSION, caller=CALLER, talk_s=20)
-        answer(phone)
+        answer_after_ringing(phone)
         wait_until(lambda: answered_call(alice_id), 20, "the answered call in the log")
         servers.kill(server)
         kamailio.restart()
