@@ -162,3 +162,17 @@ def ready_agent(agent_factory, user="1001", **options):
     agent.login()
     events.wait_for("READY")
     return agent, events
+
+
+def assert_inbound_call_reported(events, phone, sipp, kamailio, caller, user="1001"):
+    """SIPp calls ``user``, the phone answers, the caller hangs up after a second: the agent
+    reports exactly RINGING, CONNECTED, HANGUP with the caller's number."""
+    call = sipp.uac(kamailio, user, caller=caller, talk_s=1)
+    phone.wait_event("CALL_INCOMING")
+    ringing = events.wait_for("RINGING")
+    phone.answer()
+    events.wait_for("CONNECTED")
+    events.wait_for("HANGUP", timeout=30)
+    assert call.wait() == 0
+    assert events.names(call_only=True) == ["RINGING", "CONNECTED", "HANGUP"]
+    assert ringing["call"]["source"] == caller

@@ -2,7 +2,7 @@
 
 import time
 
-from conftest import ready_agent
+from conftest import assert_inbound_call_reported, ready_agent
 
 CALLER = "+4930123456"
 FAR_END = "+4989555000"
@@ -27,15 +27,7 @@ def test_restart_then_next_inbound_call_is_reported(agent_factory, baresip_facto
     assert agent.is_connected()
 
     phone.restart()  # the restarted PBX forgot the phone's registration
-    caller = sipp.uac(kamailio, "1001", caller=CALLER, talk_s=1)
-    phone.wait_event("CALL_INCOMING")
-    ringing = events.wait_for("RINGING")
-    phone.answer()
-    events.wait_for("CONNECTED")
-    events.wait_for("HANGUP", timeout=30)
-    assert caller.wait() == 0
-    assert events.names(call_only=True) == ["RINGING", "CONNECTED", "HANGUP"]
-    assert ringing["call"]["source"] == CALLER
+    assert_inbound_call_reported(events, phone, sipp, kamailio, CALLER)
 
 
 def test_observed_call_across_restart_ends_with_honest_cause(

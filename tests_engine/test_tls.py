@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from conftest import ready_agent
+from conftest import assert_inbound_call_reported, ready_agent
 
 CALLER = "+4930123456"
 
@@ -51,15 +51,7 @@ def test_private_ca_bundle_connects_and_reports_calls(
     )
     assert events.names() == ["LOGGED_IN", "READY"]
     assert agent.via.startswith("SIP/2.0/WSS ")
-    caller = sipp.uac(kamailio, "1001", caller=CALLER, talk_s=1)
-    phone.wait_event("CALL_INCOMING")
-    ringing = events.wait_for("RINGING")
-    phone.answer()
-    events.wait_for("CONNECTED")
-    events.wait_for("HANGUP", timeout=30)
-    assert caller.wait() == 0
-    assert events.names(call_only=True) == ["RINGING", "CONNECTED", "HANGUP"]
-    assert ringing["call"]["source"] == CALLER
+    assert_inbound_call_reported(events, phone, sipp, kamailio, CALLER)
     # the subscription really went over TLS: Kamailio saw it on its wss port
     assert f"REQ SUBSCRIBE sip:1001@{kamailio.domain} from wss:" in kamailio.log_text()
 
