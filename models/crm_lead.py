@@ -1,6 +1,6 @@
 from odoo import api, models
 
-from .cti_number import create_suffix_indexes, e164_field, match_number, stored_number
+from .cti_number import create_suffix_indexes, e164_field, match_numbers, stored_number
 
 
 class CrmLead(models.Model):
@@ -28,9 +28,15 @@ class CrmLead(models.Model):
 
     @api.model
     def _cti_match_number(self, number, country_code=None):
-        """Leads whose phone or mobile is the caller's number, the most recent first (the
+        """Leads whose phone or mobile is the caller's number: :meth:`_cti_match_numbers`
+        for one number."""
+        return self._cti_match_numbers([number], country_code)[number]
+
+    @api.model
+    def _cti_match_numbers(self, numbers, country_code=None):
+        """Leads whose phone or mobile is each caller's number, the most recent first (the
         one the call is most likely about).
 
-        See :func:`~odoo.addons.cti_connector.models.cti_number.match_number`.
+        See :func:`~odoo.addons.cti_connector.models.cti_number.match_numbers`.
         """
-        return match_number(self, number, country_code, order="id desc")
+        return match_numbers(self, numbers, country_code, order="id desc")

@@ -21,6 +21,7 @@ digits), where the usual ``ilike '%digits'`` reads the whole table. On a million
 suffix) 0.32 ms, the ``ilike`` 415 ms.
 """
 
+import functools
 import re
 
 import phonenumbers
@@ -101,14 +102,16 @@ def stored_number(number, country_code=None):
     return re.sub(r"\D", "", EXTENSION.sub("", number or "")) or False
 
 
+# Pure and cheap to keep: the same callers call again, a burst often from one switchboard.
+@functools.lru_cache(maxsize=4096)
 def caller_lookup(identity, country_code=None):
     """What to search for an inbound caller id.
 
     :param str identity: the caller as the PBX sends it: ``+E.164``, ``00…``, national,
         digits with spaces/dots/dashes, an extension, a ``sip:``/``tel:`` URI; anonymous,
         withheld and empty callers give nothing to search
-    :return: ``(readings, suffix)``: the E.164 numbers for an exact match, and the digits a
-        stored number must end with for the fallback ("" when too short)
+    :return: ``(readings, suffix)``: the tuple of E.164 numbers for an exact match, and the
+        digits a stored number must end with for the fallback ("" when too short)
     """
     identity = identity if isinstance(identity, str) else ""
     # A name-addr ("Name" <sip:…>) as some PBXs send it: only the URI counts.
@@ -120,7 +123,7 @@ def caller_lookup(identity, country_code=None):
     else:
         national = re.sub(r"\D", "", EXTENSION.sub("", number)).lstrip("0")
     suffix = national[-SUFFIX_DIGITS:] if len(national) >= MIN_SUFFIX_DIGITS else ""
-    return readings, suffix
+    return tuple(readings), suffix
 
 
 def e164_field(string, source):
@@ -156,38 +159,85 @@ def create_suffix_indexes(model):
 def match_number(model, number, country_code, order, limit=MATCH_LIMIT):
     """Records of ``model`` whose phone or mobile is the caller's number, best match first.
 
+    See :func:`match_numbers`, which this is for a single number.
+
+    :return: recordset
+    """
+    return match_numbers(model, [number], country_code, order, limit)[number]
+
+
+def match_numbers(model, numbers, country_code, order, limit=MATCH_LIMIT):
+    """For each caller id of ``numbers``: the records of ``model`` whose phone or mobile is
+    that number, best match first.
+
     Searched with the access rights of the model's environment (record rules and companies
     apply), among active records only. An exact E.164 match wins; the suffix match is tried
-    only when no exact match is visible.
+    only for a number with no visible exact match. All the numbers are searched together:
+    a burst of calls costs two queries at most, not two per call.
 
     :param model: empty recordset of a model with the :data:`NUMBER_COLUMNS`
-    :param str number: the caller id as the PBX sends it (see :func:`caller_lookup`)
+    :param numbers: caller ids as the PBX sends them (see :func:`caller_lookup`)
     :param str country_code: ISO code of the PBX's default country, used to read national
         numbers; the user's company country when empty
     :param str order: ranking of the matches, as for ``search``
-    :param int limit: at most this many records
-    :return: recordset
+    :param int limit: at most this many records per number
+    :return: ``{number: recordset}`` for every number of ``numbers``
     """
     model = model.with_context(active_test=True)
     if not country_code:
         country_code = model.env.company.country_id.code
-    readings, suffix = caller_lookup(number, country_code)
-    if readings:
-        domain = ["|"] + [(column, "in", readings) for column in NUMBER_COLUMNS]
-        found = model.search(domain, limit=limit, order=order)
-        if found:
-            return found
-    if not suffix:
-        return model.browse()
-    query = model._search([], limit=limit, order=order)
-    pattern = suffix[::-1] + "%"
-    ends_with = SQL(" OR ").join(
-        SQL(
-            "(%(column)s IS NOT NULL AND reverse(%(column)s) LIKE %(pattern)s)",
-            column=SQL.identifier(query.table, column),
-            pattern=pattern,
-        )
-        for column in NUMBER_COLUMNS
+    lookups = {number: caller_lookup(number, country_code) for number in dict.fromkeys(numbers)}
+    result = _search_numbers(
+        model, {number: readings for number, (readings, _s) in lookups.items()}, order, limit
     )
-    query.add_where(SQL("(%s)", ends_with))
-    return model.browse(query.get_result_ids())
+    unmatched = {n: (suffix,) for n, (_r, suffix) in lookups.items() if not result[n] and suffix}
+    result.update(_search_numbers(model, unmatched, order, limit, suffix=True))
+    return result
+
+
+def _search_numbers(model, wanted, order, limit, suffix=False):
+    """One search for the records whose phone or mobile is (or, with ``suffix``, ends with)
+    one of the values of each number of ``wanted``, shared out among those numbers.
+
+    :param wanted: ``{number: values}``: E.164 readings, or digits a number ends with
+    :return: ``{number: recordset}``, best first, at most ``limit`` records each
+    """
+    holders = {}  # value -> numbers that want it
+    for number, values in wanted.items():
+        for value in values:
+            holders.setdefault(value, []).append(number)
+    found = {number: [] for number in wanted}
+    if not holders:
+        return {number: model.browse() for number in wanted}
+    cap = limit * len(wanted)
+    query = model._search([], limit=cap, order=order)
+    columns = [SQL.identifier(query.table, column) for column in NUMBER_COLUMNS]
+    if suffix:
+        condition = SQL(" OR ").join(
+            SQL("(%s IS NOT NULL AND reverse(%s) LIKE %s)", column, column, value[::-1] + "%")
+            for column in columns
+            for value in holders
+        )
+    else:
+        condition = SQL(" OR ").join(
+            SQL("%s = ANY(%s)", column, list(holders)) for column in columns
+        )
+    query.add_where(SQL("(%s)", condition))
+    model.env.cr.execute(query.select(SQL.identifier(query.table, "id"), *columns))
+    rows = model.env.cr.fetchall()
+    lengths = sorted({len(value) for value in holders}) if suffix else None
+    for record_id, *stored in rows:
+        numbers = set()
+        for value in filter(None, stored):
+            for key in [value[-length:] for length in lengths] if suffix else [value]:
+                numbers.update(holders.get(key, ()))
+        for number in numbers:
+            if len(found[number]) < limit:
+                found[number].append(record_id)
+    result = {number: model.browse(ids) for number, ids in found.items()}
+    if len(rows) >= cap and len(wanted) > 1:
+        # The shared search was cut short: the best of a number that got fewer than
+        # ``limit`` records may lie beyond it, so it is searched on its own.
+        for number in [number for number, ids in found.items() if len(ids) < limit]:
+            result.update(_search_numbers(model, {number: wanted[number]}, order, limit, suffix))
+    return result

@@ -1,6 +1,6 @@
 from odoo import api, models
 
-from .cti_number import create_suffix_indexes, e164_field, match_number, stored_number
+from .cti_number import create_suffix_indexes, e164_field, match_numbers, stored_number
 
 
 class ResPartner(models.Model):
@@ -40,37 +40,57 @@ class ResPartner(models.Model):
 
     @api.model
     def _cti_match_number(self, number, country_code=None):
-        """Partners whose phone or mobile is the caller's number, a contact person before
+        """Partners whose phone or mobile is the caller's number: :meth:`_cti_match_numbers`
+        for one number."""
+        return self._cti_match_numbers([number], country_code)[number]
+
+    @api.model
+    def _cti_match_numbers(self, numbers, country_code=None):
+        """Partners whose phone or mobile is each caller's number, a contact person before
         its company (the person is who is calling), then oldest first.
 
-        See :func:`~odoo.addons.cti_connector.models.cti_number.match_number`.
+        See :func:`~odoo.addons.cti_connector.models.cti_number.match_numbers`.
         """
-        return match_number(self, number, country_code, order="is_company, id")
+        return match_numbers(self, numbers, country_code, order="is_company, id")
 
     @api.model
     def _cti_caller_info(self, number, country_code=None):
-        """Who is calling, for the keys the service host adds to a RINGING event.
+        """Who is calling: :meth:`_cti_callers_info` for one number."""
+        return self._cti_callers_info([number], country_code)[number]
+
+    @api.model
+    def _cti_callers_info(self, numbers, country_code=None):
+        """Who is calling, for each caller id of ``numbers``: the keys the service host adds
+        to the events of a call. All the numbers are looked up together (a burst of calls
+        costs a few queries, not a few per call).
 
         Searched as the environment's user: call it with ``env(user=uid)``, never sudo, so
         that nobody learns a name they may not read. Leads are left out for users without
         access to them.
 
-        :param str number: the caller id as the PBX sends it (any format, anonymous allowed)
+        :param numbers: caller ids as the PBX sends them (any format, anonymous allowed)
         :param str country_code: ISO code of the PBX's default country
-        :return: dict with ``partnerId``/``partnerName`` and ``leadId``/``leadName`` of the
-            best matches (False when none) and ``matches``, every match best first, as
-            ``{"model", "id", "name"}``
+        :return: ``{number: info}``, info being a dict with ``partnerId``/``partnerName``
+            and ``leadId``/``leadName`` of the best matches (False when none) and
+            ``matches``, every match best first, as ``{"model", "id", "name"}``
         """
-        partners = self._cti_match_number(number, country_code)
+        partners = self._cti_match_numbers(numbers, country_code)
         Lead = self.env["crm.lead"]
-        leads = Lead._cti_match_number(number, country_code) if Lead.has_access("read") else Lead
-        return {
-            "partnerId": partners[:1].id or False,
-            "partnerName": partners[:1].display_name or False,
-            "leadId": leads[:1].id or False,
-            "leadName": leads[:1].display_name or False,
-            "matches": [
-                {"model": record._name, "id": record.id, "name": record.display_name}
-                for record in [*partners, *leads]
-            ],
-        }
+        if Lead.has_access("read"):
+            leads = Lead._cti_match_numbers(numbers, country_code)
+        else:
+            leads = dict.fromkeys(partners, Lead)
+        result = {}
+        for number, found in partners.items():
+            lead = leads[number]
+            result[number] = {
+                "partnerId": found[:1].id or False,
+                "partnerName": found[:1].display_name or False,
+                "leadId": lead[:1].id or False,
+                "leadName": lead[:1].display_name or False,
+                "matches": [
+                    {"model": record._name, "id": record.id, "name": record.display_name}
+                    for record in [*found, *lead]
+                ],
+            }
+        return result

@@ -229,6 +229,42 @@ class TestNumberMatching(TransactionCase):
         # Too short for a suffix match: an internal extension finds nobody.
         self.assertFalse(self.match("2299", "DE"))
 
+    def test_many_numbers_at_once_match_as_one_by_one(self):
+        """A burst of calls is looked up in one go: each number gets what it gets alone."""
+        Partner = self.env["res.partner"]
+        misread = Partner.create(
+            {"name": "Misread", "phone": "030 9018 2299", "country_id": self.us.id}
+        )
+        numbers = [number for number, _country, _key in CALLER_FORMATS]
+        numbers += [*ANONYMOUS_CALLERS[2:], "+49 30 90182299", "2299", "+49 40 5555 0000"]
+        together = Partner._cti_match_numbers(numbers, "DE")
+        self.assertEqual(set(together), set(numbers))
+        for number in numbers:
+            with self.subTest(number=number):
+                self.assertEqual(together[number], self.match(number, "DE"))
+        self.assertEqual(together["+49 30 90182299"], misread)
+        self.assertEqual(together["030 901820"], self.partners["berlin"])
+        self.assertFalse(together["+49 40 5555 0000"])
+
+    def test_shared_number_beyond_the_shared_search(self):
+        """A switchboard number on more records than the shared search returns: it still
+        gets its own best records, and a number whose record ranks after all of them its
+        own (searched again on its own)."""
+        Partner = self.env["res.partner"]
+        switchboard = Partner.create(
+            [{"name": f"Desk {n}", "phone": "+49 89 1234 000"} for n in range(45)]
+        )
+        late = Partner.create({"name": "Late Caller", "phone": "+49 40 1111 222"})
+        together = Partner._cti_match_numbers(["+49 89 1234 000", "040 1111 222"], "DE")
+        self.assertEqual(together["+49 89 1234 000"], switchboard[:20])
+        self.assertEqual(together["040 1111 222"], late)
+        # The same through the suffix match (the digits of no valid number end with them).
+        late.phone = "+1 212 41 111 222 99"
+        self.assertEqual(late.phone_e164, "12124111122299")
+        suffixes = Partner._cti_match_numbers(["+1 212 891 234 000", "+7 1111 222 99"], "DE")
+        self.assertEqual(suffixes["+1 212 891 234 000"], switchboard[:20])
+        self.assertEqual(suffixes["+7 1111 222 99"], late)
+
     def test_write_keeps_normalised_form(self):
         partner = self.partners["berlin"]
         partner.write({"phone": "+49 (0) 89 123 456 78", "mobile": "0170 1234567"})
