@@ -1,4 +1,6 @@
-"""The service host's writer path on its own: how long recording one engine event takes.
+"""The service host's two writer lanes on their own: how long pushing an engine event to the
+browsers takes (the push lane: caller lookup, bus row, commit) and how long logging it takes
+(the log lane: call log, chatter).
 
 Run from the repository root with the test venv, on a database with the module installed and
 benchmark users (``screen_pop_latency.py --keep`` leaves one)::
@@ -7,12 +9,12 @@ benchmark users (``screen_pop_latency.py --keep`` leaves one)::
     python bench/event_write_bench.py --db cti_bench --batch 50
     python bench/event_write_bench.py --db cti_bench --profile   # plus a cProfile top 40
 
-For each of ``--calls`` users it records, like ``ServiceHost._write_event``, an inbound
-call's RINGING (caller identified as a demo contact, call logged, bus notification) and then
-its CANCEL (missed call, chatter message and "Call back" activity), each in a transaction of
-its own (or ``--batch`` of them per transaction, as the host writes a burst), in this
-process (no server, no PBX), and prints per-event times (p50/p99) and events per second.
-The rows it writes are deleted at the end.
+For each of ``--calls`` users it pushes, like the host's push lane, an inbound call's
+RINGING (caller identified as a demo contact, bus notification) and then its CANCEL, each in
+a transaction of its own (or ``--batch`` of them per transaction, as the host pushes a
+burst); then it logs them, like the log lane (call row; missed call, chatter message and
+"Call back" activity), in this process (no server, no PBX), and prints per-event times
+(p50/p99) and events per second for each. The rows it writes are deleted at the end.
 """
 
 import argparse
@@ -66,57 +68,76 @@ def main():
         [f"--addons-path={odoo_lab.addons_path()}", f"--db_host={odoo_lab.DB_HOST}"]
     )
     registry = Registry(args.db)
+    from odoo.addons.cti_connector.models.cti_account import PushMemory
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         accounts = env["cti.account"].search([("user_id.login", "=like", "cti_bench_%")])
         users = [(a.user_id.id, a.username) for a in accounts[: args.calls]]
     tag = uuid.uuid4().hex[:8]
 
-    def write_batch(items):
-        """Like ServiceHost._write_batch: the events in one transaction; ms per event."""
+    memory = PushMemory()
+
+    def push_batch(items):
+        """Like ServiceHost._push_batch: the events in one transaction; ms per event."""
+        start = time.perf_counter()
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            events = [(user_id, payload, "ready") for user_id, payload in items]
+            env["cti.account"]._cti_handle_events(events, memory)
+        return [(time.perf_counter() - start) * 1000 / len(items)] * len(items)
+
+    def log_batch(items):
+        """Like ServiceHost._log_chunk, without the waits for the push lane."""
         start = time.perf_counter()
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             for user_id, payload in items:
-                env["cti.account"]._cti_handle_event(user_id, payload, "ready")
+                env["cti.call"]._cti_record_event(env["res.users"].browse(user_id), payload)
+                env.flush_all()
         return [(time.perf_counter() - start) * 1000 / len(items)] * len(items)
 
-    def write_all(name):
-        items = [(uid, event(name, f"{tag}-{uid}", ext)) for uid, ext in users]
+    def write_all(items, write_batch):
         times = []
         for first in range(0, len(items), args.batch):
             times += write_batch(items[first : first + args.batch])
         return times
 
     # warm the registry's caches (ormcache, prefetch) as a running service has them
-    write_batch([(users[0][0], event("RINGING", f"warm-{tag}", users[0][1]))])
+    push_batch([(users[0][0], event("RINGING", f"warm-{tag}", users[0][1]))])
     if args.warm:
         # each user had a call before: their per-user caches (access rights, record rules)
         # are warm, as in a server that has been running for a while
         for user_id, extension in users:
-            write_batch([(user_id, event("RINGING", f"warm-{tag}-{user_id}", extension))])
+            push_batch([(user_id, event("RINGING", f"warm-{tag}-{user_id}", extension))])
     profiler = cProfile.Profile() if args.profile else None
     start = time.perf_counter()
     if profiler:
         profiler.enable()
-    ringing = write_all("RINGING")
-    cancel = write_all("CANCEL")
+    ringing = [(uid, event("RINGING", f"{tag}-{uid}", ext)) for uid, ext in users]
+    cancel = [(uid, event("CANCEL", f"{tag}-{uid}", ext)) for uid, ext in users]
+    results = [
+        ("push RINGING", write_all(ringing, push_batch)),
+        ("push CANCEL", write_all(cancel, push_batch)),
+        ("log RINGING", write_all(ringing, log_batch)),
+        ("log CANCEL", write_all(cancel, log_batch)),
+    ]
     if profiler:
         profiler.disable()
     elapsed = time.perf_counter() - start
 
     with registry.cursor() as cr:
         cr.execute("DELETE FROM cti_call WHERE sip_call_id LIKE %s", (f"%{tag}%",))
+        cr.execute("DELETE FROM bus_bus WHERE message LIKE %s", (f"%{tag}%",))
 
     odoo_lab.print_table(
         ["event", "count", "p50 ms", "p99 ms", "events/s", "load"],
         [
             [name, len(times), f"{percentile(times, 0.5):.2f}", f"{percentile(times, 0.99):.2f}",
              f"{1000 / (sum(times) / len(times)):.0f}", odoo_lab.load()]
-            for name, times in (("RINGING", ringing), ("CANCEL", cancel))
+            for name, times in results
         ],
     )  # fmt: skip
-    print(f"{2 * len(users)} events in {elapsed:.2f} s")
+    print(f"{2 * len(users)} events pushed and logged in {elapsed:.2f} s")
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(40)

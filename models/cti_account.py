@@ -1,7 +1,9 @@
 import re
 
 from odoo import _, api, fields, models
+from odoo.addons.bus.models.bus import channel_with_db, json_dump
 from odoo.exceptions import AccessError, ValidationError
+from odoo.tools import SQL
 
 # RFC 3261 "user" part: unreserved, escaped and user-unreserved characters. Anything else
 # (spaces, "@", ":", "<", CR/LF...) could break out of a SIP URI or header.
@@ -18,6 +20,40 @@ SESSION_STATES = [
     ("reconnecting", "Reconnecting"),
     ("failed", "Failed"),
 ]
+# The final events of a call, after which who it was with is no longer kept in memory.
+FINAL_CALL_EVENTS = ("HANGUP", "CANCEL")
+# Calls in progress whose party is kept in memory by the service host, at most.
+MAX_PARTIES = 20000
+# The record a click-to-call started from: (model, id key, name key) of the call object.
+ORIGIN_KEYS = (
+    ("res.partner", "partnerId", "partnerName"),
+    ("crm.lead", "leadId", "leadName"),
+)
+EVENT_NOTIFICATION = "cti_connector/event"
+
+
+class PushMemory:
+    """What the service host keeps from one push transaction to the next.
+
+    ``parties``: who each call in progress is with, by ``(user id, call id)``.
+    ``visibility``: what decides which records each user finds (see
+    ``cti.account._cti_visibility``), by user id, valid as long as the registry and its
+    caches are: any change of access rights, rules or groups, here or signalled by another
+    process, forgets it all.
+    """
+
+    __slots__ = ("_sequences", "parties", "visibility")
+
+    def __init__(self):
+        self.parties = {}
+        self.visibility = {}
+        self._sequences = None
+
+    def check(self, registry):
+        sequences = (registry.registry_sequence, tuple(sorted(registry.cache_sequences.items())))
+        if sequences != self._sequences:
+            self.visibility.clear()
+            self._sequences = sequences
 
 
 class CtiAccount(models.Model):
@@ -265,69 +301,198 @@ class CtiAccount(models.Model):
         }
 
     @api.model
-    def _cti_handle_event(self, user_id, payload, agent_state=None):
-        """Record one engine event of ``user_id`` and push it to the user's browsers.
+    def _cti_handle_events(self, events, memory=None):
+        """Push a batch of engine events to their users' browsers: what the screen pop and
+        the softphone wait for, in the service host's transaction for the batch. The call
+        log is written apart (``cti.call._cti_record_event``) with the payloads as this
+        method leaves them, so a burst of calls is not kept waiting behind its bookkeeping.
 
-        Called by the service host as superuser, in a transaction of its own per event.
+        The bus notifications are written here, and announced by the caller once they are
+        committed (``NOTIFY imbus`` with the channels returned), on a connection it keeps:
+        Odoo's own announcement opens a new connection at every commit.
 
-        :param payload: the reference event: ``{"name", "message"}`` or ``{"name", "call"}``
-        :param agent_state: the agent's state when it emitted the event (``SESSION_STATES``)
+        :param events: ``[(user id, payload, agent state)]`` in the order the engine emitted
+            them; ``payload`` is the reference event, ``{"name", "message"}`` or
+            ``{"name", "call"}``, and the agent state one of ``SESSION_STATES`` (or None)
+        :param PushMemory memory: what the caller keeps from one batch to the next
+        :return: the bus channels written to, for the ``NOTIFY imbus``
         """
-        account = self.with_context(active_test=False).search([("user_id", "=", user_id)], limit=1)
-        state = agent_state if agent_state in dict(SESSION_STATES) else None
-        if account and state and "call" not in payload:
-            # Plain SQL: the session state is the service's bookkeeping, not a change of the
-            # account's settings (write_date tells the service when to reconnect).
-            self.env.cr.execute(
-                "UPDATE cti_account SET session_state = %s, session_message = %s WHERE id = %s",
-                (state, payload.get("message") or "", account.id),
-            )
-            account.invalidate_recordset(["session_state", "session_message"])
-        user = self.env["res.users"].browse(user_id)
-        if "call" in payload:
-            self._cti_identify_party(account, user, payload)
-            self.env["cti.call"]._cti_record_event(user, payload)
-        user._bus_send("cti_connector/event", payload)
+        memory = memory or PushMemory()
+        memory.check(self.env.registry)
+        user_ids = list({user_id for user_id, _payload, _state in events})
+        accounts = self.with_context(active_test=False).search([("user_id", "in", user_ids)])
+        account_of = {account.user_id.id: account for account in accounts}
+        states = dict(SESSION_STATES)
+        for user_id, payload, agent_state in events:
+            account = account_of.get(user_id)
+            if account and agent_state in states and "call" not in payload:
+                # Plain SQL: the session state is the service's bookkeeping, not a change of
+                # the account's settings (write_date tells the service when to reconnect).
+                self.env.cr.execute(
+                    "UPDATE cti_account SET session_state = %s, session_message = %s "
+                    "WHERE id = %s",
+                    (agent_state, payload.get("message") or "", account.id),
+                )
+        accounts.invalidate_recordset(["session_state", "session_message"])
+        # Iterated, so that reading one user's fields reads those of all of them at once.
+        user_of = {user.id: user for user in self.env["res.users"].browse(user_ids)}
+        calls = [
+            (user_of[user_id], payload) for user_id, payload, _state in events if "call" in payload
+        ]
+        if calls:
+            self._cti_identify_parties(account_of, calls, memory)
+        return self._cti_write_notifications(
+            [(user_of[user_id]._bus_channel(), payload) for user_id, payload, _state in events]
+        )
 
     @api.model
-    def _cti_identify_party(self, account, user, payload):
-        """Add who the other party is (``partnerId``, ``partnerName``, ``leadId``...) to a
-        call event: looked up by number, as the user, at the first event of the call, and
-        taken from the call log for the events after it. The first RINGING of an inbound
-        call whose number several records share also gets ``matches``, every one of them
-        as ``{"model", "id", "name"}``, best first."""
-        call = payload["call"]
-        inbound = call.get("direction") == "INBOUND"
-        name_key = "sourceName" if inbound else "destinationName"
-        logged = self.env["cti.call"].search(
-            [("user_id", "=", user.id), ("sip_call_id", "=", call.get("id"))], limit=1
-        )
-        if logged:
-            info = {
-                "partnerId": logged.partner_id.id or False,
-                "partnerName": logged.partner_id.display_name or False,
-                "leadId": logged.lead_id.id or False,
-                "leadName": logged.lead_id.display_name or False,
-            }
-        else:
-            origin = call.get("origin") or {}
-            if origin.get("model") == "res.partner" and not call.get("partnerId"):
-                call["partnerId"] = origin.get("id")
-            if origin.get("model") == "crm.lead" and not call.get("leadId"):
-                call["leadId"] = origin.get("id")
-            number = call.get("source") if inbound else call.get("destination")
-            country = account.pbx_id.country_id or account.company_id.country_id
-            info = (
-                self.env["res.partner"]
-                .with_user(user)
-                ._cti_caller_info(number or "", country.code or None)
+    def _cti_write_notifications(self, notifications):
+        """Write bus notifications as ``bus.bus._sendone`` does, all in one statement and
+        without announcing them.
+
+        :param notifications: ``[(target record, payload)]`` of ``cti_connector/event``
+        :return: the channels, as the ``NOTIFY imbus`` payload lists them
+        """
+        channels = [channel_with_db(self.env.cr.dbname, target) for target, _p in notifications]
+        now = self.env.cr.now()
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO bus_bus (channel, message, create_uid, create_date, write_uid,
+                                     write_date)
+                SELECT channel, message, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(channels)s::varchar[], %(messages)s::varchar[])
+                       AS t(channel, message)
+                """,
+                uid=self.env.uid,
+                now=now,
+                channels=[json_dump(channel) for channel in channels],
+                messages=[
+                    json_dump({"type": EVENT_NOTIFICATION, "payload": payload})
+                    for _target, payload in notifications
+                ],
             )
-            matches = info.pop("matches", [])
-            if payload.get("name") == "RINGING" and inbound and len(matches) > 1:
-                # The screen pop offers the choice; the other events need only the best.
-                call["matches"] = matches
-        for key, value in info.items():
-            if value and not call.get(key):
-                call[key] = value
-        if call.get("partnerName") and not call.get(name_key):
-            call[name_key] = call["partnerName"]
+        )
+        return list(dict.fromkeys(channels))
+
+    @api.model
+    def _cti_identify_parties(self, account_of, calls, memory):
+        """Add who the other party is (``partnerId``, ``partnerName``, ``leadId``...) to
+        call events: taken from ``parties`` or from the call log for a call seen before,
+        looked up by number at the first event of a call. The first RINGING of an inbound
+        call whose number several records share also gets ``matches``, every one of them
+        as ``{"model", "id", "name"}``, best first.
+
+        Numbers are looked up as the users (nobody learns a name they may not read), all
+        at once for the users who see the same records: the same access rights and record
+        rules (as evaluated for them), language, company and PBX country.
+
+        :param dict account_of: ``{user id: cti.account}``
+        :param calls: ``[(res.users, payload)]`` of call events, updated in place
+        :param PushMemory memory: ``memory.parties``, ``{(user id, call id): info}``, is
+            updated: a call's info is added at its first event and dropped at its final one
+        """
+        parties = memory.parties
+        unknown = [
+            (user, payload)
+            for user, payload in calls
+            if (user.id, payload["call"].get("id")) not in parties
+        ]
+        if unknown:
+            logged = self.env["cti.call"].search(
+                [
+                    ("user_id", "in", list({user.id for user, _payload in unknown})),
+                    ("sip_call_id", "in", [payload["call"].get("id") for _u, payload in unknown]),
+                ]
+            )
+            for call in logged:
+                parties[(call.user_id.id, call.sip_call_id)] = {
+                    "partnerId": call.partner_id.id or False,
+                    "partnerName": call.partner_id.display_name or False,
+                    "leadId": call.lead_id.id or False,
+                    "leadName": call.lead_id.display_name or False,
+                }
+        groups = {}  # who sees the same records -> [(user, payload)]
+        for user, payload in calls:
+            call = payload["call"]
+            if (user.id, call.get("id")) in parties:
+                continue
+            account = account_of.get(user.id, self)
+            self._cti_apply_origin(user, call)
+            country = account.pbx_id.country_id or account.company_id.country_id
+            visibility = memory.visibility.get(user.id)
+            if visibility is None:
+                visibility = memory.visibility[user.id] = self._cti_visibility(user)
+            key = (country.code or None, *visibility)
+            groups.setdefault(key, []).append((user, payload))
+        for (country_code, *_visibility), members in groups.items():
+            numbers = [self._cti_party_number(payload["call"]) for _user, payload in members]
+            found = (
+                self.env["res.partner"]
+                .with_user(members[0][0])
+                ._cti_callers_info(numbers, country_code)
+            )
+            for (user, payload), number in zip(members, numbers, strict=True):
+                call = payload["call"]
+                info = dict(found[number])
+                matches = info.pop("matches")
+                if payload.get("name") == "RINGING" and self._cti_is_inbound(call):
+                    if len(matches) > 1:
+                        # The screen pop offers the choice; the other events need the best.
+                        call["matches"] = matches
+                for key, value in info.items():
+                    if value and not call.get(key):
+                        call[key] = value
+                parties[(user.id, call.get("id"))] = {key: call.get(key) or False for key in info}
+        for user, payload in calls:
+            call = payload["call"]
+            key = (user.id, call.get("id"))
+            for field, value in parties.get(key, {}).items():
+                if value and not call.get(field):
+                    call[field] = value
+            name_key = "sourceName" if self._cti_is_inbound(call) else "destinationName"
+            if call.get("partnerName") and not call.get(name_key):
+                call[name_key] = call["partnerName"]
+            if payload.get("name") in FINAL_CALL_EVENTS:
+                parties.pop(key, None)
+        while len(parties) > MAX_PARTIES:
+            # Calls whose end was never seen (a lost session): forget the oldest.
+            del parties[next(iter(parties))]
+
+    @api.model
+    def _cti_apply_origin(self, user, call):
+        """The record a click-to-call was started from is who the call is with, when
+        ``user`` may read it."""
+        origin = call.get("origin") or {}
+        for model, id_key, name_key in ORIGIN_KEYS:
+            if origin.get("model") != model or call.get(id_key):
+                continue
+            try:
+                record = self.env[model].with_user(user).browse(int(origin.get("id") or 0))
+            except (TypeError, ValueError):
+                continue
+            if record.exists() and record.has_access("read"):
+                call[id_key] = record.id
+                call[name_key] = record.display_name
+
+    @api.model
+    def _cti_visibility(self, user):
+        """What decides which partners and leads ``user`` finds, and how they are named:
+        language, company, and for each model the read access and the record rules as
+        evaluated for the user (both cached by Odoo per user)."""
+        env = self.with_user(user).env
+        seen = []
+        for model in ("res.partner", "crm.lead"):
+            if env["ir.model.access"].check(model, "read", raise_exception=False):
+                seen.append(repr(env["ir.rule"]._compute_domain(model, "read")))
+            else:
+                seen.append(None)
+        return (user.lang, user.company_id.id, *seen)
+
+    @staticmethod
+    def _cti_is_inbound(call):
+        return call.get("direction") == "INBOUND"
+
+    @classmethod
+    def _cti_party_number(cls, call):
+        return (call.get("source") if cls._cti_is_inbound(call) else call.get("destination")) or ""
