@@ -210,11 +210,13 @@ class BigKamailio(lab.Kamailio):
 class OdooServer:
     """``odoo-bin --load=base,web,cti_connector`` (threaded) serving one database."""
 
-    def __init__(self, run_dir, db, max_users=2500, log_level="info"):
+    def __init__(self, run_dir, db, max_users=2500, log_level="info", debug_host=False):
         self.run_dir = Path(run_dir)
         self.db = db
         self.max_users = max_users
         self.log_level = log_level
+        # the service host's DEBUG lines: each push transaction, its size and its waits
+        self.debug_host = debug_host
         self.log_path = self.run_dir / "odoo.log"
         self.proc = None
 
@@ -237,6 +239,7 @@ class OdooServer:
             f"--log-level={self.log_level}",
             # the line start() waits for, whatever the level
             "--log-handler=odoo.addons.cti_connector.service.runner:INFO",
+            *(["--log-handler=odoo.addons.cti_connector.service.host:DEBUG"] * self.debug_host),
             "--max-cron-threads=0",
         )
         self.proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL)

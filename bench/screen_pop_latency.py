@@ -88,6 +88,9 @@ def main():
         "--samples", type=int, default=200, help="calls per level (rounds = samples / level)"
     )
     parser.add_argument("--max-rounds", type=int, default=30, help="rounds per level at most")
+    parser.add_argument(
+        "--debug-host", action="store_true", help="log each push transaction in odoo.log"
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     users = max(levels)
@@ -102,7 +105,7 @@ def main():
             run_dir,
             users={odoo_lab.extension(i): odoo_lab.SIP_PASSWORD for i in range(users)},
         )
-        server = odoo_lab.OdooServer(run_dir, db)
+        server = odoo_lab.OdooServer(run_dir, db, debug_host=args.debug_host)
         sipp = None
         listener = None
         try:
