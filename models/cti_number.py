@@ -211,7 +211,9 @@ def _search_numbers(model, wanted, order, limit, suffix=False):
         return {number: model.browse() for number in wanted}
     cap = limit * len(wanted)
     query = model._search([], limit=cap, order=order)
-    columns = [SQL.identifier(query.table, column) for column in NUMBER_COLUMNS]
+    # Through the ORM, so that the query flushes what it reads (these columns, and the fields
+    # of the record rules), like any search.
+    columns = [model._field_to_sql(query.table, column, query) for column in NUMBER_COLUMNS]
     if suffix:
         condition = SQL(" OR ").join(
             SQL("(%s IS NOT NULL AND reverse(%s) LIKE %s)", column, column, value[::-1] + "%")
@@ -223,8 +225,7 @@ def _search_numbers(model, wanted, order, limit, suffix=False):
             SQL("%s = ANY(%s)", column, list(holders)) for column in columns
         )
     query.add_where(SQL("(%s)", condition))
-    model.env.cr.execute(query.select(SQL.identifier(query.table, "id"), *columns))
-    rows = model.env.cr.fetchall()
+    rows = model.env.execute_query(query.select(SQL.identifier(query.table, "id"), *columns))
     lengths = sorted({len(value) for value in holders}) if suffix else None
     for record_id, *stored in rows:
         numbers = set()

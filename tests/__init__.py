@@ -5,6 +5,7 @@ from . import (
     test_models,  # noqa: F401
     test_number_matching,  # noqa: F401
     test_password,  # noqa: F401
+    test_push_events,  # noqa: F401
     test_res_users,  # noqa: F401
     test_routes,  # noqa: F401
     test_screen_pop_tour,  # noqa: F401

@@ -3,6 +3,7 @@ burst of events writes to the bus, and who each call is said to be with."""
 
 import json
 
+from odoo.addons.bus.models.bus import json_dump
 from odoo.tests import tagged
 
 from ..models.cti_account import PushMemory
@@ -44,7 +45,7 @@ class TestPushEvents(CtiCommon):
 
     def bus_payloads(self, user):
         rows = self.env["bus.bus"].search(
-            [("channel", "=", json.dumps([self.env.cr.dbname, "res.partner", user.partner_id.id]))]
+            [("channel", "=", json_dump([self.env.cr.dbname, "res.partner", user.partner_id.id]))]
         )
         return [json.loads(row.message)["payload"] for row in rows.sorted("id")]
 

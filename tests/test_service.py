@@ -51,7 +51,18 @@ class TestService(CtiLabCase):
     def bus_events(self, user):
         return self.cti_events(self.partner_of[user.id])
 
-    def logged_calls(self, user):
+    def logged_calls(self, user, timeout=10):
+        """The user's call log once every call in it is finished: the log lane records a
+        call shortly after its final event reached the browser."""
+        deadline = time.monotonic() + timeout
+        while True:
+            calls = self._logged_calls(user)
+            done = calls and not any(c["status"] in ("ringing", "connected") for c in calls)
+            if done or time.monotonic() > deadline:
+                return calls
+            time.sleep(0.1)
+
+    def _logged_calls(self, user):
         with self.registry.cursor() as cr:
             cr.execute(
                 """
