@@ -69,6 +69,7 @@ def main():
     )
     registry = Registry(args.db)
     from odoo.addons.cti_connector.models.cti_account import PushMemory
+
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         accounts = env["cti.account"].search([("user_id.login", "=like", "cti_bench_%")])

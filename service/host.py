@@ -57,8 +57,9 @@ MAX_LOG_BATCH = 10
 # The log lanes wait until the push lane has been idle this long (seconds): a burst of calls
 # comes over some time, and logging in its gaps would slow down the pushes of its rest.
 LOG_QUIET = 0.05
-# ... but never longer than this before each event, so that logging keeps up under any load.
-LOG_MAX_WAIT = 1.0
+# ... but not once a queued event has waited this long (seconds): under a steady load with
+# no such gap, calls are still logged, this much behind at most, as fast as they come.
+LOG_MAX_DELAY = 2.0
 # Log lanes, each for a shard of the users (user id modulo), so that a user's calls are
 # logged in order. One: logging is mostly Python, and every lane working during a burst
 # takes a share of the interpreter from the push lane.
@@ -467,7 +468,9 @@ class ServiceHost:
     def _log(self, user_id, what, work, *args):
         """Queue ``work(env, *args)`` on the log lane of ``user_id``; ``what`` it does, for
         the log should it fail."""
-        self._logs[user_id % len(self._logs)].put((what, work, args))
+        self._logs[user_id % len(self._logs)].put(
+            (time.monotonic() + LOG_MAX_DELAY, what, work, args)
+        )
 
     @staticmethod
     def _prepare_screen_pops(env, user_id):
@@ -503,8 +506,8 @@ class ServiceHost:
             try:
                 with self._cursor() as cr:
                     env = api.Environment(cr, SUPERUSER_ID, {})
-                    for _what, work, args in chunk:
-                        self._wait_for_quiet()
+                    for due, _what, work, args in chunk:
+                        self._wait_for_quiet(due)
                         work(env, *args)
                         # Now, not all at commit: the wait before the next one is what
                         # keeps the push lane from sharing the interpreter with a log lane.
@@ -512,13 +515,12 @@ class ServiceHost:
                 return
             except Exception:  # noqa: BLE001 - replayed one by one below, which logs
                 _logger.debug("CTI service %s: replaying a log chunk one by one", self.db_name)
-        for what, work, args in chunk:
-            self._wait_for_quiet()
+        for due, what, work, args in chunk:
+            self._wait_for_quiet(due)
             self._in_transaction(lambda env, work=work, args=args: work(env, *args), what)
 
-    def _wait_for_quiet(self):
-        """Until the push lane has been idle for LOG_QUIET, or LOG_MAX_WAIT has passed."""
-        deadline = time.monotonic() + LOG_MAX_WAIT
+    def _wait_for_quiet(self, deadline):
+        """Until the push lane has been idle for LOG_QUIET, or the monotonic ``deadline``."""
         while not self._stopping.is_set():
             now = time.monotonic()
             if now >= deadline:
