@@ -139,9 +139,12 @@ class ServiceHost:
         if not self._threads:
             return
         main, push, *logs = self._threads
-        # In the order the work flows: the main thread's last events are pushed, the pushed
-        # events logged.
+        # In the order the work flows: the main thread logs the users out, the reactor emits
+        # their LOGGED_OUT, the push lane writes them (the softphones and the accounts say
+        # "Offline", not "Ready", while no service runs), the log lanes finish.
         main.join(timeout)
+        with contextlib.suppress(Exception):
+            self.reactor.run_sync(lambda: None, timeout=timeout)
         self._events.put(None)
         push.join(timeout)
         for lane in self._logs:

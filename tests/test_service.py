@@ -125,6 +125,18 @@ class TestService(CtiLabCase):
         self.wait_for(self.alice, "LOGGED_OUT")
         self.assertEqual(self.names(self.alice), ["LOGGED_IN", "READY", "LOGGED_OUT"])
 
+    def test_stopping_the_service_logs_users_out(self):
+        self.login(self.alice)
+        self.host.stop()
+        self.assertEqual(self.names(self.alice), ["LOGGED_IN", "READY", "LOGGED_OUT"])
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT session_state, session_wanted FROM cti_account WHERE user_id = %s",
+                (self.alice.id,),
+            )
+            # Offline while no service runs; still wanted, so the next service logs in again.
+            self.assertEqual(cr.fetchone(), ("logged_out", True))
+
     def test_inbound_call_events(self):
         self.login(self.alice)
         caller = self.sipp.uac(self.kamailio, "1001", caller=CALLER, talk_s=3)
