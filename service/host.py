@@ -385,38 +385,49 @@ class ServiceHost:
                     events.put(None)  # after this batch
                     break
                 batch.append(item)
-            started = time.monotonic()
-            waited = started - batch[0][3]
-            batch = [item[:3] for item in batch]
-            for user_id, payload, _agent_state in batch:
-                call = payload.get("call")
-                if call and payload["name"] == "INITIAL":
-                    origin = self._origins.pop((user_id, call.get("destination")), None)
-                    if origin:
-                        call["origin"] = origin
-            self._push_batch(batch)
-            _logger.debug(
-                "CTI service %s: pushed %d event(s) in %.1f ms, the first after %.1f ms queued",
-                self.db_name,
-                len(batch),
-                (time.monotonic() - started) * 1000,
-                waited * 1000,
-            )
-            for user_id, payload, _agent_state in batch:
-                if "call" in payload:
-                    what = f"log the {payload['name']} event of user {user_id}"
-                    self._log(user_id, what, self._log_call_event, user_id, payload)
-                elif payload["name"] == "READY":
-                    self._sweeps[user_id] = (
-                        time.monotonic() + SWEEP_DELAY,
-                        fields.Datetime.now(),
-                    )
-                    what = f"prepare the screen pops of user {user_id}"
-                    self._log(user_id, what, self._prepare_screen_pops, user_id)
+            try:
+                self._push_and_queue_logs(batch)
+            except Exception:
+                # Never let the lane die: every later screen pop would be lost with it.
+                _logger.exception(
+                    "CTI service %s: could not push %d event(s)", self.db_name, len(batch)
+                )
         self._push_idle.set()
         if self._bus_cnx is not None:
             with contextlib.suppress(psycopg2.Error):
                 self._bus_cnx.close()
+
+    def _push_and_queue_logs(self, batch):
+        """Push ``batch`` ([(user id, payload, agent state, monotonic time queued)]), then
+        queue its call events on the log lanes."""
+        started = time.monotonic()
+        waited = started - batch[0][3]
+        batch = [item[:3] for item in batch]
+        for user_id, payload, _agent_state in batch:
+            call = payload.get("call")
+            if call and payload["name"] == "INITIAL":
+                origin = self._origins.pop((user_id, call.get("destination")), None)
+                if origin:
+                    call["origin"] = origin
+        self._push_batch(batch)
+        _logger.debug(
+            "CTI service %s: pushed %d event(s) in %.1f ms, the first after %.1f ms queued",
+            self.db_name,
+            len(batch),
+            (time.monotonic() - started) * 1000,
+            waited * 1000,
+        )
+        for user_id, payload, _agent_state in batch:
+            if "call" in payload:
+                what = f"log the {payload['name']} event of user {user_id}"
+                self._log(user_id, what, self._log_call_event, user_id, payload)
+            elif payload["name"] == "READY":
+                self._sweeps[user_id] = (
+                    time.monotonic() + SWEEP_DELAY,
+                    fields.Datetime.now(),
+                )
+                what = f"prepare the screen pops of user {user_id}"
+                self._log(user_id, what, self._prepare_screen_pops, user_id)
 
     def _push_batch(self, batch):
         """Push the events of ``batch`` in one transaction; if anything goes wrong (an
