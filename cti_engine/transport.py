@@ -17,6 +17,10 @@ _logger = logging.getLogger(__name__)
 
 # Reader threads spend their life blocked in recv(); they need little stack.
 READER_STACK_SIZE = 256 * 1024
+# The largest message a peer may send, one frame or fragments together, before the
+# connection is dropped. Messages up to it are read, and refused one by one by the SIP parser
+# when larger than sip.MAX_MESSAGE_BYTES, the connection kept; beyond it, a peer is no PBX.
+MAX_FRAME_BYTES = 1024 * 1024
 
 
 class Backoff:
@@ -128,6 +132,7 @@ class WebSocketTransport:
             )
             return
         ws.settimeout(None)
+        _limit_frames(ws, MAX_FRAME_BYTES)
         self.reactor.call_soon(self._opened, generation, ws)
         reason = "closed by the PBX"
         try:
@@ -197,6 +202,36 @@ def _spawn(target, *args, name):
     finally:
         threading.stack_size(previous)
     return thread
+
+
+class FrameTooLarge(websocket.WebSocketProtocolException):
+    pass
+
+
+def _limit_frames(ws, limit):
+    """Refuse frames, or fragmented messages, larger than ``limit`` bytes before reading
+    them: websocket-client reads whatever length a frame header announces (up to 2**63
+    bytes) into memory first. The check hooks into the connection's frame reader, right
+    after the header's length is read, and where fragments are joined."""
+    try:
+        frames, fragments = ws.frame_buffer, ws.cont_frame
+        read_length, join = frames.recv_length, fragments.add
+    except AttributeError:  # another websocket-client than the one this was written for
+        _logger.warning("CTI WebSocket: cannot limit the size of frames with this websocket-client")
+        return
+
+    def recv_length():
+        read_length()
+        if frames.length > limit:
+            raise FrameTooLarge(f"frame of {frames.length} bytes exceeds {limit}")
+
+    def add(frame):
+        join(frame)
+        if fragments.cont_data and len(fragments.cont_data[1]) > limit:
+            raise FrameTooLarge(f"fragmented message exceeds {limit} bytes")
+
+    frames.recv_length = recv_length
+    fragments.add = add
 
 
 def _close_quietly(ws):

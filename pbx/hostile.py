@@ -160,6 +160,14 @@ class HostilePbx:
                 raise ConnectionError("hostile PBX: no client connected")
             conn.sendall(head + payload)
 
+    def send_frame_header(self, opcode: int, claimed: int) -> None:
+        """Only the header of a frame that claims ``claimed`` bytes of payload."""
+        with self._send_lock:
+            conn = self._conn
+            if conn is None:
+                raise ConnectionError("hostile PBX: no client connected")
+            conn.sendall(bytes([0x80 | opcode, 127]) + struct.pack("!Q", claimed) + b"SIP")
+
     def send_text(self, text: str | bytes) -> None:
         self.send_frame(OP_TEXT, text.encode("utf-8") if isinstance(text, str) else text)
 

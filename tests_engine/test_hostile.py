@@ -13,7 +13,7 @@ import pytest
 from recorder import EventRecorder
 
 from cti_engine import AgentConfig, UserAgent
-from pbx.hostile import OP_TEXT, HostilePbx
+from pbx.hostile import OP_CONT, OP_TEXT, HostilePbx
 
 DIALOG_INFO = "application/dialog-info+xml"
 NS = 'xmlns="urn:ietf:params:xml:ns:dialog-info"'
@@ -134,3 +134,22 @@ def test_unreadable_headers_in_the_subscribe_answer(hostile_pbx, reactor, caplog
         assert not any(r.exc_info for r in caplog.records)
     finally:
         agent.logout()
+
+
+@pytest.mark.parametrize("flood", ["huge frame", "endless fragments"])
+def test_oversized_frames_are_refused_before_they_are_read(hostile_pbx, hostile_agent, flood):
+    """A frame header announcing a terabyte, or fragments that never end, cost the agent
+    no memory: the connection is dropped at the header, the agent reconnects."""
+    agent, events = hostile_agent
+    pbx = hostile_pbx
+    if flood == "huge frame":
+        pbx.send_frame_header(OP_TEXT, 1 << 40)
+    else:
+        pbx.send_frame(OP_TEXT, b"x" * 60000, fin=False)
+        for _ in range(20):
+            pbx.send_frame(OP_CONT, b"x" * 60000, fin=False)
+    pbx.wait_for(lambda: pbx.connections >= 2, timeout=15, what="a new connection")
+    events.wait_for("READY", count=2, timeout=15)
+    assert agent.is_connected()
+    pbx.send_notify(document(2, RINGING_DIALOG))
+    assert events.wait_for("RINGING")["call"]["direction"] == "INBOUND"
