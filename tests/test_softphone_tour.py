@@ -25,8 +25,9 @@ TOUR_TIMEOUT = 180
 SIGNAL_PREFIX = "cti_tour:"
 
 
-@tagged("post_install", "-at_install")
-class TestSoftphoneTour(CtiLabCase, WebsocketCase):
+class SoftphoneTourCase(CtiLabCase, WebsocketCase):
+    """The users, records and outside world of the softphone tours."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -124,8 +125,9 @@ class TestSoftphoneTour(CtiLabCase, WebsocketCase):
     def partner_url(self, partner):
         return f"/odoo/contacts/{partner.id}"
 
-    # -- tests -------------------------------------------------------------------------
 
+@tagged("post_install", "-at_install")
+class TestSoftphoneTour(SoftphoneTourCase):
     def test_click_to_call_from_the_partner_form(self):
         self.desk_phone = self.start_phone("1001")
         far = self.far_end("answer", ring_s=2, hangup_after_s=3)
@@ -191,3 +193,22 @@ class TestSoftphoneTour(CtiLabCase, WebsocketCase):
                 self.run_tour(
                     "cti_connector_no_account", self.partner_url(self.far_partner), login=login
                 )
+
+
+@tagged("post_install", "-at_install")
+class TestSoftphoneSmallScreen(SoftphoneTourCase):
+    """A phone-sized window with a touch screen: Odoo's mobile layout."""
+
+    browser_size = "375x667"
+    touch_enabled = True
+
+    def test_call_hold_and_hang_up_on_a_small_screen(self):
+        self.desk_phone = self.start_phone("1001", auto_answer=True)
+        far = self.far_end("reinvite", ring_s=0.5)
+        self.run_tour("cti_connector_hold_and_hang_up", self.partner_url(self.far_partner))
+        self.assertEqual(far.wait(), 0)
+        self.assertEqual(
+            [name for name, call in self.call_events(self.alice)],
+            ["INITIAL", "ACCEPTED", "RINGING", "CONNECTED", "ON_HOLD", "CONNECTED", "HANGUP"],
+        )
+        self.assertTrue(self.screenshot.result(timeout=10)["data"])
