@@ -14,7 +14,10 @@ How it runs, by server mode (it is loaded only as a server-wide module:
   :class:`~.host.ServiceHost` themselves.
 
 Several processes or nodes on one database share the users through per-user advisory locks
-(see :mod:`.host`); ``[cti_connector] max_users`` caps how many one process takes. Settings:
+(see :mod:`.host`); ``[cti_connector] max_users`` caps how many one process takes. Once its
+registries are loaded, a process running the service leaves them out of Python's cyclic
+garbage collector (``gc.freeze``, see :meth:`.runner.ServiceRunner._freeze_heap`): a full
+collection of an Odoo heap stops every thread for longer than a screen pop may take. Settings:
 ``[cti_connector]`` in the Odoo configuration file, each overridable by an ``ODOO_CTI_*``
 environment variable (see :mod:`.config`).
 """
