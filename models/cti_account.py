@@ -5,6 +5,8 @@ from odoo.addons.bus.models.bus import channel_with_db, json_dump
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
+from .cti_call import FINAL_EVENTS
+
 # RFC 3261 "user" part: unreserved, escaped and user-unreserved characters. Anything else
 # (spaces, "@", ":", "<", CR/LF...) could break out of a SIP URI or header.
 SIP_USER_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+$")
@@ -20,8 +22,6 @@ SESSION_STATES = [
     ("reconnecting", "Reconnecting"),
     ("failed", "Failed"),
 ]
-# The final events of a call, after which who it was with is no longer kept in memory.
-FINAL_CALL_EVENTS = ("HANGUP", "CANCEL")
 # Calls in progress whose party is kept in memory by the service host, at most.
 MAX_PARTIES = 20000
 # The record a click-to-call started from: (model, id key, name key) of the call object.
@@ -453,7 +453,7 @@ class CtiAccount(models.Model):
             name_key = "sourceName" if self._cti_is_inbound(call) else "destinationName"
             if call.get("partnerName") and not call.get(name_key):
                 call[name_key] = call["partnerName"]
-            if payload.get("name") in FINAL_CALL_EVENTS:
+            if payload.get("name") in FINAL_EVENTS:
                 parties.pop(key, None)
         while len(parties) > MAX_PARTIES:
             # Calls whose end was never seen (a lost session): forget the oldest.
@@ -467,13 +467,10 @@ class CtiAccount(models.Model):
         for model, id_key, name_key in ORIGIN_KEYS:
             if origin.get("model") != model or call.get(id_key):
                 continue
-            try:
-                record = self.env[model].with_user(user).browse(int(origin.get("id") or 0))
-            except (TypeError, ValueError):
-                continue
-            if record.exists() and record.has_access("read"):
+            record = self.env["cti.call"]._cti_readable_record(model, origin.get("id"), user)
+            if record:
                 call[id_key] = record.id
-                call[name_key] = record.display_name
+                call[name_key] = record.with_user(user).display_name
 
     @api.model
     def _cti_visibility(self, user):

@@ -362,8 +362,9 @@ class CtiCall(models.Model):
                 values["partner_id"] = partner.id
         return values
 
-    def _cti_readable_record(self, model, record_id):
-        """The record ``model``/``record_id`` if it exists and the call's user may read it.
+    def _cti_readable_record(self, model, record_id, user=None):
+        """The record ``model``/``record_id`` if it exists and ``user`` (by default the
+        call's user) may read it.
 
         :return: a record of ``model``, empty otherwise
         """
@@ -371,7 +372,7 @@ class CtiCall(models.Model):
             record = self.env[model].browse(int(record_id or 0)).exists()
         except (TypeError, ValueError):
             return self.env[model]
-        return record.browse(record.with_user(self.user_id)._filtered_access("read").ids)
+        return record.browse(record.with_user(user or self.user_id)._filtered_access("read").ids)
 
     # -- logging the call on the chatter ---------------------------------------------------
 
