@@ -18,6 +18,7 @@ import time
 
 from odoo.addons.bus.models.bus import dispatch
 from odoo.tests import HttpCase, new_test_user
+from odoo.tools import SQL
 
 from ..cti_engine import Reactor
 from ..pbx import lab
@@ -101,6 +102,26 @@ class CtiLabCase(HttpCase):
         ).start()
         self.addCleanup(host.stop)
         return host
+
+    def finished_calls(self, user, columns, timeout=10):
+        """The user's call log, as dicts of ``columns``, once it has calls and every one of
+        them is finished: the log lane records a call shortly after its final event reached
+        the browser."""
+
+        def read():
+            with self.registry.cursor() as cr:
+                cr.execute(
+                    SQL(
+                        "SELECT %s, end_date IS NOT NULL FROM cti_call WHERE user_id = %s",
+                        SQL(", ").join(map(SQL.identifier, columns)),
+                        user.id,
+                    )
+                )
+                rows = cr.fetchall()
+            return rows if rows and all(row[-1] for row in rows) else None
+
+        rows = lab.wait_until(read, timeout, 0.1, "the calls logged")
+        return [dict(zip(columns, row[:-1], strict=True)) for row in rows]
 
     def cti_events(self, partner_id):
         """The cti_connector/event payloads sent to a user (by their partner id) since the

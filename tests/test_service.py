@@ -13,6 +13,17 @@ from odoo.tests import tagged
 
 from .lab_case import CtiLabCase
 
+LOGGED_COLUMNS = (
+    "status",
+    "direction",
+    "partner_id",
+    "duration",
+    "ring_duration",
+    "hangup_cause",
+    "transferred_to",
+    "id",
+)
+
 CALLER = "+4930123456"
 
 
@@ -51,38 +62,8 @@ class TestService(CtiLabCase):
     def bus_events(self, user):
         return self.cti_events(self.partner_of[user.id])
 
-    def logged_calls(self, user, timeout=10):
-        """The user's call log once every call in it is finished: the log lane records a
-        call shortly after its final event reached the browser."""
-        deadline = time.monotonic() + timeout
-        while True:
-            calls = self._logged_calls(user)
-            done = calls and not any(c["status"] in ("ringing", "connected") for c in calls)
-            if done or time.monotonic() > deadline:
-                return calls
-            time.sleep(0.1)
-
-    def _logged_calls(self, user):
-        with self.registry.cursor() as cr:
-            cr.execute(
-                """
-                SELECT status, direction, partner_id, duration, ring_duration, hangup_cause,
-                       transferred_to, id
-                  FROM cti_call WHERE user_id = %s
-                """,
-                (user.id,),
-            )
-            keys = (
-                "status",
-                "direction",
-                "partner_id",
-                "duration",
-                "ring_duration",
-                "hangup_cause",
-                "transferred_to",
-                "id",
-            )
-            return [dict(zip(keys, row, strict=True)) for row in cr.fetchall()]
+    def logged_calls(self, user):
+        return self.finished_calls(user, LOGGED_COLUMNS)
 
     def call_activities(self, model, res_id):
         """(done Call activities in the chatter, planned Call activities) of a record."""
