@@ -4,7 +4,7 @@ Hand-written SIP text over websocket-client (subprotocol ``sip``), responses
 parsed with sipmessage.  Not the engine: this is the reference the engine's
 behaviour is compared against in ``tests_engine/test_lab.py``.
 
-Needs the test venv (websocket-client, sipmessage); ``pbx/lab.py`` does not.
+Needs the test venv (websocket-client, sipmessage); the rest of ``lab/`` does not.
 """
 
 from __future__ import annotations

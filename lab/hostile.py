@@ -322,6 +322,12 @@ class HostilePbx:
             self.send_text(self._response(request, 403, "Forbidden"))
             return
         expires = request.header("Expires") or "600"
+        # Known before the 200 goes out: a test that saw READY may send a NOTIFY at once.
+        with self._cv:
+            first = self.subscribe is None or self.subscribe.header("Call-ID") != request.header(
+                "Call-ID"
+            )
+            self.subscribe = request
         self.send_text(
             self._response(
                 request,
@@ -333,10 +339,6 @@ class HostilePbx:
             )
         )
         with self._cv:
-            first = self.subscribe is None or self.subscribe.header("Call-ID") != request.header(
-                "Call-ID"
-            )
-            self.subscribe = request
             self._cv.notify_all()
         if first:
             # Like Kamailio: the first NOTIFY of a subscription has no body.
