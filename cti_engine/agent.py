@@ -8,25 +8,38 @@ user's phones, and places click-to-call by third-party call control (see ``click
 import dataclasses
 import logging
 import secrets
-from urllib.parse import urlsplit
+import time
 
 from sipmessage import Request, Response
 
-from . import dialoginfo, sip
-from .clicktocall import ClickToCall
+from . import dialoginfo, drivers, notices, sip
+from .control import CallControl
 from .digest import DigestClient
-from .events import CallEvent, Direction, activity
+from .events import FINAL_EVENTS, Direction, activity
 from .leg import Leg
-from .phone import InvalidDestination, normalize_destination
-from .takeover import Takeover
+from .notices import notice
+from .phone_control import PhoneControl
 from .tracker import FINISHED_MEMORY, CallTracker
 from .transactions import TransactionLayer
-from .transport import Backoff, WebSocketTransport
+from .transport import Backoff, WebSocketTransport, safe_url
 
 _logger = logging.getLogger(__name__)
 
 DIALOG_INFO = "application/dialog-info+xml"
 CONNECTION_LOST = "connection to the PBX lost"
+# Seconds a logout waits for the PBX to confirm the end of the subscription.
+UNSUBSCRIBE_WAIT = 2.0
+# Seconds a finished call is remembered, so that a control arriving late for it is told so.
+ENDED_MEMORY = 600.0
+# Finished calls remembered so, at most.
+MAX_ENDED = 200
+# Answers to our SUBSCRIBE that a setting of the PBX causes, and which setting it is.
+SUBSCRIBE_REFUSALS = {
+    403: notices.CREDENTIALS_REFUSED,
+    404: notices.NO_CALL_STATE,  # Asterisk: the extension has no hint
+    489: notices.EVENTS_NOT_SUPPORTED,
+    603: notices.WATCHING_FORBIDDEN,  # Asterisk: allow_subscribe=no on the endpoint
+}
 
 
 @dataclasses.dataclass
@@ -53,17 +66,21 @@ class AgentConfig:
     backoff_cap: float = 8.0
 
 
-class UserAgent:
+class UserAgent(CallControl):
     """SIP user agent of one CTI user; events go to ``on_event(payload)``.
 
     Public methods may be called from any thread; all work runs in the reactor thread and
     every outcome, success or failure, arrives as an event.
+
+    :param driver: the ``drivers.PbxDriver`` of the user's PBX, shared with the other users
+        of that PBX (None: SIP only)
     """
 
-    def __init__(self, config: AgentConfig, reactor, on_event):
+    def __init__(self, config: AgentConfig, reactor, on_event, driver=None):
         self.config = config
         self.reactor = reactor
         self.on_event = on_event
+        self.driver = driver or drivers.SipOnlyDriver()
         self.aor = f"sip:{config.username}@{config.domain}"
         self.contact_host = f"{secrets.token_hex(6)}.invalid"
         scheme = "WSS" if config.ws_url.lower().startswith("wss:") else "WS"
@@ -85,7 +102,14 @@ class UserAgent:
             self.transport.send,
             DigestClient(config.auth_username or config.username, config.password),
         )
-        self.tracker = CallTracker(self.aor, config.username, config.display_name, self.emit)
+        self.tracker = CallTracker(
+            self.aor,
+            config.username,
+            config.display_name,
+            self.emit,
+            self._owns_line,
+            self._own_destinations,
+        )
         self.backoff = Backoff(config.backoff_base, config.backoff_cap)
         self._subscription = None
         self._refresh_timer = None
@@ -96,6 +120,15 @@ class UserAgent:
         self._legs = {}  # SIP Call-ID -> (ClickToCall, Leg)
         self._to_tear_down = []  # ClickToCall whose legs to hang up once reconnected
         self._bridges = set()  # transferred ClickToCall still joining far end and target
+        self._ending_subscription = None  # the subscription a logout is ending
+        self._ended = {}  # call id -> monotonic time it ended, see ENDED_MEMORY
+        # The phone answered INVITE/Replaces with 420: it cannot hand calls over.
+        self._phone_refuses_replaces = False
+        # Hosts (the other party's phone or trunk) that would not hand a call over to the
+        # agent (see ``remote``): Hang up and Transfer by that way are not offered again.
+        self._remote_refusals = set()
+        self._remote_takeovers = {}  # observed call id -> RemoteTakeover under way
+        self.phone_control = PhoneControl(self)  # the phone's answer/hold keys, where it takes them
 
     # -- public API (any thread) ----------------------------------------------------------
 
@@ -120,11 +153,26 @@ class UserAgent:
     def transfer(self, call_id, destination):
         self.reactor.call_soon(self._transfer, call_id, destination)
 
+    def consult(self, call_id, destination):
+        """Ask-first transfer: call ``destination`` on a second line, the call on hold;
+        then :meth:`complete` that line, or :meth:`terminate` it to go back to the call."""
+        self.reactor.call_soon(self._transfer, call_id, destination, drivers.CONSULT)
+
+    def complete(self, call_id):
+        """Hand the held call over to the party of the ask-first line ``call_id``."""
+        self.reactor.call_soon(self._driver_control, call_id, drivers.COMPLETE)
+
     def hold(self, call_id):
         self.reactor.call_soon(self._control, call_id, "hold")
 
     def resume(self, call_id):
         self.reactor.call_soon(self._control, call_id, "resume")
+
+    def adopt_calls(self, calls):
+        """Calls of this user that were reported before this agent started and never ended
+        (``Call`` objects): a call still in progress on a PBX that gives calls no identity
+        of their own continues with its id instead of starting again. Call before login."""
+        self.reactor.call_soon(self.tracker.adopt, list(calls))
 
     def active_call_ids(self):
         """Ids of the calls this agent currently knows to be in progress.
@@ -139,6 +187,15 @@ class UserAgent:
     # -- helpers used by ClickToCall ------------------------------------------------------
 
     def emit(self, payload):
+        call = payload.get("call")
+        if isinstance(call, dict):
+            if call.get("direction") == Direction.OUTBOUND.value and not call.get("destination"):
+                _key, tracked = self.tracker.find(call["id"])
+                if tracked is not None and self.driver.fill_in(self, tracked):
+                    call["destination"] = tracked.destination
+            call["controls"] = self._controls(call)
+            if call["status"] in FINAL_EVENTS:
+                self._remember_ended(call["id"])
         try:
             self.on_event(payload)
         except Exception:
@@ -151,9 +208,34 @@ class UserAgent:
 
     def auto_answer_headers(self):
         header = self.config.auto_answer_header
-        if header and ":" in header and not any(ch in header for ch in "\r\n\0"):
+        if header and ":" in header and not sip.CONTROL_CHARACTERS.search(header):
             name, value = header.split(":", 1)
-            yield name.strip(), value.strip()
+            if sip.TOKEN.match(name.strip()):
+                yield name.strip(), value.strip()
+
+    def unusable_setting(self):
+        """The account setting (of ``notices.SETTINGS``) that cannot go into SIP messages,
+        or None.
+
+        Checked at login, so that a user whose extension or domain would break a SIP
+        header gets an ERROR instead of a session that sends nothing
+        (``sip.serialize`` refuses such a message anyway).
+        """
+        config = self.config
+        checks = (
+            ("username", sip.check_user, config.username, "extension"),
+            ("auth_username", sip.check_user, config.auth_username, "authentication user name"),
+            ("domain", sip.check_host, config.domain, "SIP domain"),
+            ("ws_url", sip.check_value, config.ws_url, "WebSocket URL"),
+        )
+        for setting, check, value, what in checks:
+            if setting == "auth_username" and not value:
+                continue
+            try:
+                check(value, what)
+            except sip.UnsafeValue:
+                return setting
+        return None
 
     def send_invite(self, leg, body, headers, on_response):
         content_type = "application/sdp" if body else None
@@ -180,7 +262,9 @@ class UserAgent:
             cseq=leg.invite_cseq,
             content_type=content_type if body else None,
         )
-        self.transport.send(sip.serialize(ack))
+        frame = sip.serialize(ack)
+        leg.last_ack = (leg.invite_cseq, frame)
+        self.transport.send(frame)
 
     def send_bye(self, leg):
         self.transactions.start(
@@ -206,6 +290,36 @@ class UserAgent:
         # Keep suppressing its legs while the PBX still lists them as terminated dialogs.
         self.reactor.call_later(FINISHED_MEMORY, self._forget_legs, c2c)
 
+    def remote_bridged(self, takeover, bridge):
+        """A transfer by ``remote`` completed: ``bridge`` joins the other party and the
+        target from now on (their requests go to it)."""
+        for leg in (bridge.far, bridge.target):
+            self._legs[leg.call_id] = (bridge, leg)
+        self._bridges.add(bridge)
+
+    def _remember_ended(self, call_id):
+        now = time.monotonic()
+        self._ended[call_id] = now
+        if len(self._ended) > MAX_ENDED:
+            horizon = now - ENDED_MEMORY
+            self._ended = {k: t for k, t in self._ended.items() if t >= horizon}
+            while len(self._ended) > MAX_ENDED:
+                self._ended.pop(next(iter(self._ended)))
+
+    def _owns_line(self):
+        """Whether a click-to-call of the agent has the user's phone ringing or talking."""
+        return any(c2c.holds_device() for c2c in self._click_to_calls.values())
+
+    def _own_destinations(self):
+        """The numbers the agent's click-to-calls are calling now (far ends, transfer
+        targets)."""
+        numbers = set()
+        for c2c in (*self._click_to_calls.values(), *self._bridges):
+            numbers.add(c2c.call.destination)
+            numbers.add(getattr(c2c, "transfer_destination", "") or c2c.call.transferredTo)
+        numbers.discard("")
+        return numbers
+
     def _forget_legs(self, c2c):
         for call_id in c2c.call_ids:
             self._legs.pop(call_id, None)
@@ -215,34 +329,72 @@ class UserAgent:
 
     def _login(self):
         if self.state in ("connecting", "ready", "reconnecting"):
-            self.emit(activity("INFO", "Already logged in."))
+            self.emit(activity("INFO", notices.ALREADY_LOGGED_IN))
             return
+        problem = self.unusable_setting()
+        if problem:
+            self.state = "failed"
+            self.emit(activity("ERROR", notices.ACCOUNT_UNUSABLE, setting=problem))
+            return
+        if self.transport.connected:  # still closing after a logout
+            self._disconnect_now()
         self.state = "connecting"
         self._outage_reported = False
         self.backoff.reset()
+        self.phone_control.reset()
         self.transport.connect()
 
     def _logout(self):
         if self.state == "logged_out":
-            self.emit(activity("INFO", "Not logged in."))
+            self.emit(activity("INFO", notices.NOT_LOGGED_IN))
             return
         was_ready = self.state == "ready"
         self.state = "logged_out"
+        self.driver.detach(self)
         for c2c in [*self._click_to_calls.values(), *self._bridges]:
             c2c.terminate("logged out")
-        if was_ready and self._subscription is not None:
-            leg = self._subscription
-            request = leg.request(
-                "SUBSCRIBE", self.via, self.contact, headers=[("Event", "dialog"), ("Expires", "0")]
-            )
-            self.transport.send(sip.serialize(request))
+        for takeover in list(self._remote_takeovers.values()):
+            takeover.terminate()
         self._stop_timers()
         self._to_tear_down.clear()
+        leg, self._subscription = self._subscription, None
+        self._logged_in = False
+        self.emit(activity("LOGGED_OUT", notices.LOGGED_OUT))
+        if was_ready and leg is not None and leg.confirmed:
+            self._ending_subscription = leg
+            self._unsubscribe(leg)
+        else:
+            self._disconnect()
+
+    def _unsubscribe(self, leg):
+        """End the subscription, and close the connection once the PBX has answered (or
+        after a moment): closing first leaves the PBX's final NOTIFY nowhere to go."""
+        closing = self.reactor.call_later(UNSUBSCRIBE_WAIT, self._disconnect)
+
+        def answered(response):
+            if response.code >= 200 and self.state == "logged_out":
+                closing.cancel()
+                self._disconnect()
+
+        self.transactions.start(
+            leg,
+            lambda auth_headers: leg.request(
+                "SUBSCRIBE",
+                self.via,
+                self.contact,
+                headers=[("Event", "dialog"), ("Expires", "0"), *auth_headers],
+            ),
+            answered,
+        )
+
+    def _disconnect(self):
+        if self.state == "logged_out":  # else logged in again meanwhile, on a new connection
+            self._disconnect_now()
+
+    def _disconnect_now(self):
+        self._ending_subscription = None
         self.transactions.clear()
         self.transport.close()
-        self._subscription = None
-        self._logged_in = False
-        self.emit(activity("LOGGED_OUT", "Logged out."))
 
     def _on_open(self):
         self._subscribe()
@@ -251,18 +403,25 @@ class UserAgent:
             c2c.tear_down()
 
     def _abandon_click_to_calls(self, cause):
+        for takeover in list(self._remote_takeovers.values()):
+            takeover.terminate()  # the call goes on as it was, on the phone
         for c2c in [*self._click_to_calls.values(), *self._bridges]:
             if c2c.connection_lost(cause):
                 self._to_tear_down.append(c2c)
 
-    def _subscribe(self):
-        leg = Leg(
+    def leg_to_self(self):
+        """A new dialog usage (new Call-ID) from the user's address to itself, as the
+        subscription and the requests to the user's phones (``phone_control``) are."""
+        return Leg(
             sip.new_call_id(self.contact_host),
             self.aor,
             self.aor,
             self.aor,
             local_name=self.config.display_name,
         )
+
+    def _subscribe(self):
+        leg = self.leg_to_self()
         self._subscription = leg
         self.tracker.new_subscription()
         self._send_subscribe(leg)
@@ -295,19 +454,29 @@ class UserAgent:
             except ValueError:  # an unreadable Expires: keep asking for what we asked
                 expires = self.config.subscribe_expires
             self._refresh_timer = self.reactor.call_later(max(5, expires * 0.8), self._refresh)
+            # Ask again what the phone takes: the user may have changed phones meanwhile.
+            self.phone_control.probe()
             if self.state != "ready":
                 self.state = "ready"
                 self.backoff.reset()
                 self._outage_reported = False
                 if not self._logged_in:
                     self._logged_in = True
-                    self.emit(activity("LOGGED_IN", f"Logged in as {self.config.username}."))
-                self.emit(activity("READY", "Connected to the PBX."))
+                    self.emit(activity("LOGGED_IN", notices.LOGGED_IN, user=self.config.username))
+                self.emit(activity("READY", notices.CONNECTED))
+                self.driver.attach(self)
             return
-        if response.code in (401, 403, 407):
+        if response.code in (401, 407):
             self._fail(
-                f"The PBX refused the credentials of {self.config.username} "
-                f"({response.code}): check the SIP username and password."
+                notice(notices.CREDENTIALS_REFUSED, user=self.config.username, status=response.code)
+            )
+        elif response.code in SUBSCRIBE_REFUSALS:
+            self._fail(
+                notice(
+                    SUBSCRIBE_REFUSALS[response.code],
+                    user=self.config.username,
+                    status=response.code,
+                )
             )
         elif response.code == 481 and leg.confirmed:
             self._subscribe()
@@ -317,8 +486,8 @@ class UserAgent:
             self.emit(
                 activity(
                     "ERROR",
-                    f"The PBX refused to report calls ({response.code} "
-                    f"{response.phrase}); retrying.",
+                    notices.WATCHING_REFUSED,
+                    status=f"{response.code} {response.phrase}",
                 )
             )
             self._schedule_retry(self._subscribe, 60.0)
@@ -329,7 +498,8 @@ class UserAgent:
             return
         self._send_subscribe(leg)
 
-    def _fail(self, message):
+    def _fail(self, why):
+        self.driver.detach(self)
         for c2c in list(self._click_to_calls.values()):
             c2c.terminate(CONNECTION_LOST)  # while the connection is still there
         self._to_tear_down.clear()
@@ -338,7 +508,7 @@ class UserAgent:
         self.transactions.clear()
         self.transport.close()
         self._subscription = None
-        self.emit(activity("ERROR", message))
+        self.emit(activity("ERROR", why))
 
     def _on_close(self, reason):
         self.transactions.clear()
@@ -354,12 +524,12 @@ class UserAgent:
         if not self._outage_reported:
             self._outage_reported = True
             if was_ready:
-                message = f"Lost the connection to the PBX ({reason}); reconnecting."
+                why = notice(notices.CONNECTION_LOST, reason=reason)
             else:
-                message = (
-                    f"Cannot reach the PBX at {_safe_url(self.config.ws_url)} ({reason}); retrying."
+                why = notice(
+                    notices.PBX_UNREACHABLE, url=safe_url(self.config.ws_url), reason=reason
                 )
-            self.emit(activity("ERROR", message))
+            self.emit(activity("ERROR", why))
         self._schedule_retry(self.transport.connect, self.backoff.next_delay())
 
     def _schedule_retry(self, action, delay):
@@ -402,12 +572,15 @@ class UserAgent:
     def _on_response(self, response):
         if self.transactions.handle_response(response):
             return
-        # A retransmitted 2xx to an INVITE whose transaction ended: our ACK was lost.
+        # A retransmitted 2xx to an INVITE whose transaction ended: the same ACK again. A
+        # click-to-call still waiting for the far end's answer has sent none yet: the ACK
+        # that carries that answer will stop the retransmissions (the ring timeout keeps it
+        # within the 32 s a phone retransmits for).
         entry = self._legs.get(response.headers.get("Call-ID"))
         if entry and response.cseq.method == "INVITE" and 200 <= response.code < 300:
             _, leg = entry
-            if leg.confirmed and leg.invite_cseq == response.cseq.sequence:
-                self.send_ack(leg)
+            if leg.last_ack is not None and leg.last_ack[0] == response.cseq.sequence:
+                self.transport.send(leg.last_ack[1])
 
     def _on_request(self, request: Request):
         method = request.method
@@ -438,7 +611,12 @@ class UserAgent:
 
     def _on_notify(self, request):
         leg = self._subscription
-        if leg is None or request.headers.get("Call-ID") != leg.call_id:
+        call_id = request.headers.get("Call-ID")
+        ending = self._ending_subscription
+        if ending is not None and call_id == ending.call_id:
+            self._reply(request, 200, "OK")  # the final NOTIFY of a logout's un-SUBSCRIBE
+            return
+        if leg is None or call_id != leg.call_id:
             self._reply(request, 481, "Subscription Does Not Exist")
             return
         self._reply(request, 200, "OK")
@@ -478,111 +656,3 @@ class UserAgent:
         if sip.header_param(request.headers.get("To", ""), "tag") is None:
             to_tag = sip.new_tag()
         self.transport.send(sip.serialize(sip.response_to(request, code, phrase, to_tag=to_tag)))
-
-    # -- call control ----------------------------------------------------------------------
-
-    def _normalized(self, destination):
-        """The destination as E.164 or an extension; None (and an ERROR event) if invalid."""
-        try:
-            return normalize_destination(
-                destination, self.config.default_country, self.config.max_extension_length
-            )
-        except InvalidDestination as exc:
-            self.emit(activity("ERROR", str(exc)))
-            return None
-
-    def _call(self, destination):
-        number = self._normalized(destination)
-        if number is None:
-            return
-        if self.state != "ready":
-            self.emit(activity("ERROR", "Not connected to the PBX: the call was not placed."))
-            return
-        c2c = ClickToCall(self, number)
-        self._click_to_calls[c2c.call.id] = c2c
-        for leg in (c2c.device, c2c.far):
-            self.add_leg(c2c, leg)
-        c2c.start()
-
-    def _answer(self, call_id):
-        _key, call = self.tracker.find(call_id)
-        if call is None:
-            self.emit(activity("ERROR", f"No call {call_id} to answer."))
-            return
-        self.emit(activity("INFO", "Your phone cannot be answered from Odoo: pick it up."))
-
-    def _terminate(self, call_id):
-        c2c = self._click_to_calls.get(call_id)
-        if c2c is not None:
-            c2c.terminate()
-            return
-        key, call = self.tracker.find(call_id)
-        if call is None:
-            self.emit(activity("ERROR", f"No call {call_id} to hang up."))
-            return
-        if call.direction is Direction.INBOUND and call.status == CallEvent.RINGING.value:
-            # RFC 3891 §3: a phone answers 481 to a Replaces naming an early dialog it did not
-            # initiate, and an inbound call ringing on it is exactly that; trying would only
-            # ring a second call on some phones. Declining is up to the phone.
-            self.emit(
-                activity(
-                    "INFO",
-                    "A call still ringing cannot be ended from Odoo: decline it on your phone.",
-                )
-            )
-            return
-        tags = self.tracker.dialog_tags(key)
-        if tags is None:
-            self.emit(
-                activity("INFO", "This call cannot be ended from Odoo: hang up on your phone.")
-            )
-            return
-        takeover = Takeover(self, call, tags, self._takeover_done)
-        self.tracker.own_call_ids.add(takeover.leg.call_id)
-        # Before the INVITE: a phone may hang the old call up before it answers ours.
-        self.tracker.ended_by_agent(call.id, "terminated")
-        takeover.start()
-
-    def _takeover_done(self, takeover):
-        if not takeover.replaced:
-            self.tracker.ended_by_agent(takeover.call.id, None)
-        # The PBX may still list the takeover dialog for a while: keep it hidden as long.
-        self.reactor.call_later(
-            FINISHED_MEMORY, self.tracker.own_call_ids.discard, takeover.leg.call_id
-        )
-
-    def _control(self, call_id, action):
-        c2c = self._click_to_calls.get(call_id)
-        if c2c is not None:
-            refusal = c2c.hold() if action == "hold" else c2c.resume()
-            if refusal:
-                self.emit(activity("INFO", refusal))
-            return
-        self._unsupported_control(call_id, action)
-
-    def _transfer(self, call_id, destination):
-        number = self._normalized(destination)
-        if number is None:
-            return
-        c2c = self._click_to_calls.get(call_id)
-        if c2c is not None:
-            refusal = c2c.transfer(number)
-            if refusal:
-                self.emit(activity("INFO", refusal))
-            return
-        self._unsupported_control(call_id, "transfer")
-
-    def _unsupported_control(self, call_id, action):
-        if self.tracker.find(call_id)[1] is None:
-            self.emit(activity("ERROR", f"No call {call_id} to {action}."))
-            return
-        # A call the agent only observes: its signalling does not pass through the agent.
-        self.emit(activity("INFO", f"{action.capitalize()} is not available for this call yet."))
-
-
-def _safe_url(url):
-    """The URL without any user:password part, for messages and logs."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"

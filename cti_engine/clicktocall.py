@@ -33,9 +33,10 @@ when a re-offer starts from an older description or a peer answers with an uncha
 import logging
 import random
 
-from . import sdp, sip
+from . import events, notices, sdp, sip
 from .events import Call, CallEvent, Direction, activity, call_event
 from .leg import Leg
+from .notices import notice
 from .tracker import stable_call_id
 
 _logger = logging.getLogger(__name__)
@@ -95,6 +96,18 @@ class ClickToCall:
         if self.target is not None:
             ids.append(self.target.call_id)
         return tuple(ids)
+
+    def controls(self):
+        """The controls that work for this call now (see ``drivers.CONTROLS``)."""
+        if self.state in ("device-ringing", "far-ringing"):
+            return {"terminate"}
+        if self.state in TALKING:
+            return {"terminate"} if self.busy else {"terminate", "hold", "transfer"}
+        return set()
+
+    def holds_device(self):
+        """Whether this call has the user's phone ringing or in the call."""
+        return self.state in ("device-ringing", "far-ringing", *TALKING)
 
     # -- placing the call ---------------------------------------------------------------
 
@@ -168,9 +181,11 @@ class ClickToCall:
     def _set_direction(self, direction, new_state, event, action):
         """Re-offer the far end the phone's description, then the phone the far end's."""
         if self.state not in TALKING or self.busy:
-            return f"The call cannot be put on {action} now."
+            return notice(notices.CANNOT_NOW, action=action)
         if (self.state == "on-hold") == (new_state == "on-hold"):
-            return f"The call is already {'on hold' if new_state == 'on-hold' else 'active'}."
+            return notice(
+                notices.ALREADY_ON_HOLD if new_state == "on-hold" else notices.NOT_ON_HOLD
+            )
         self.busy = True
 
         def device_done(ok, response):
@@ -194,7 +209,7 @@ class ClickToCall:
     def transfer(self, destination):
         """Move the far end to ``destination`` (a normalised number or extension)."""
         if self.state not in TALKING or self.busy:
-            return "The call cannot be transferred now."
+            return notice(notices.CANNOT_NOW, action="transfer")
         self.busy = True
         agent = self.agent
         self.target = Leg(
@@ -225,8 +240,9 @@ class ClickToCall:
             self.agent.emit(
                 activity(
                     "ERROR",
-                    f"Transfer to {self.transfer_destination} failed "
-                    f"({_far_failure_cause(response.code)}); the call goes on.",
+                    notices.TRANSFER_FAILED,
+                    destination=self.transfer_destination,
+                    cause=_far_failure_cause(response.code),
                 )
             )
             return
@@ -360,8 +376,9 @@ class ClickToCall:
         self.agent.emit(
             activity(
                 "ERROR",
-                f"Could not {action} the call ({response.code} {response.phrase}); "
-                "it goes on as it was.",
+                notices.CONTROL_FAILED,
+                action=action,
+                status=f"{response.code} {response.phrase}",
             )
         )
 
@@ -468,7 +485,7 @@ class ClickToCall:
     def _device_timeout(self):
         if self.state == "device-ringing":
             self.agent.transactions.cancel(self.device_tx, self.agent.via)
-            self._end(CallEvent.CANCEL, "not answered on your phone")
+            self._end(CallEvent.CANCEL, events.PHONE_NOT_ANSWERED)
 
     def _ring_timeout(self):
         if self.state == "far-ringing":
@@ -496,16 +513,44 @@ class ClickToCall:
         self.agent.click_to_call_ended(self)
 
 
+class Bridge(ClickToCall):
+    """Two dialogs the agent joins after a transfer it made without a click-to-call: the
+    other party of an observed call, taken over (see ``remote``), and the transfer target.
+
+    It is a click-to-call in its ``transferred`` state: BYE and re-INVITEs cross over
+    between ``far`` (the other party) and ``target``; the user's call has already ended.
+    """
+
+    def __init__(self, agent, call, far, target, caller_sdp, target_sdp):  # noqa: PLR0913
+        self.agent = agent
+        self.call = call
+        self.device = None
+        self.far = far
+        self.target = target
+        self.state = "transferred"
+        self.busy = False
+        self.far_sdp = caller_sdp
+        self.device_offer = b""
+        self.sent = {id(far): target_sdp, id(target): caller_sdp}
+        self.lost_state = None
+        self.device_tx = self.far_tx = self.target_tx = None
+        self.ring_timer = self.device_timer = self.target_timer = None
+
+    @property
+    def call_ids(self):
+        return (self.far.call_id, self.target.call_id)
+
+
 def _device_failure_cause(code):
     if code in (486, 600):
-        return "your phone is busy"
+        return events.PHONE_BUSY
     if code in (603, 403):
-        return "declined on your phone"
+        return events.PHONE_DECLINED
     if code in (404, 480):
-        return "your phone is not registered"
+        return events.PHONE_NOT_REGISTERED
     if code == 487:
         return "cancelled"
-    return f"your phone could not be reached ({code})"
+    return events.PHONE_UNREACHABLE
 
 
 def _far_failure_cause(code):

@@ -5,11 +5,15 @@ refusing them rules out external entities and entity expansion whatever the XML 
 """
 
 import dataclasses
+import re
 import xml.etree.ElementTree as ET  # noqa: S405 - DTDs are refused before parsing
 
 NS = "{urn:ietf:params:xml:ns:dialog-info}"
 MAX_DOCUMENT_BYTES = 65536
 MAX_DIALOGS = 64
+ENCODING_DECLARATION = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)"
+)
 
 
 class MalformedDocument(ValueError):
@@ -63,6 +67,15 @@ def parse(body):
             raise MalformedDocument("not encodable as UTF-8") from exc
     if len(body) > MAX_DOCUMENT_BYTES:
         raise MalformedDocument("document too large")
+    # RFC 4235 documents are UTF-8. Anything else (a UTF-16 BOM, NUL bytes, another declared
+    # encoding) would hide a DOCTYPE from the byte search below.
+    declared = ENCODING_DECLARATION.match(body)
+    if b"\x00" in body or (declared and declared.group(1).lower() not in (b"utf-8", b"utf8")):
+        raise MalformedDocument("only UTF-8 documents are accepted")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedDocument("only UTF-8 documents are accepted") from exc
     if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
         raise MalformedDocument("document type declarations are not accepted")
     try:
@@ -122,7 +135,8 @@ def _participant(element):
     if target is not None:
         for param in target.findall(NS + "param"):
             if (param.get("pname") or "").lower() == "+sip.rendering":
-                rendering = (param.get("pval") or "").lower()
+                # RFC 4235 names the value "pval"; Asterisk writes "pvalue".
+                rendering = (param.get("pval") or param.get("pvalue") or "").lower()
     return Participant(
         identity=((identity.text or "") if identity is not None else "").strip(),
         display=display.strip(),

@@ -3,6 +3,8 @@
 import dataclasses
 import enum
 
+from .notices import Notice
+
 
 class Direction(str, enum.Enum):
     INBOUND = "INBOUND"
@@ -20,7 +22,30 @@ class CallEvent(str, enum.Enum):
 
 
 ACTIVITY_EVENTS = ("LOGGED_IN", "LOGGED_OUT", "READY", "INFO", "ERROR")
+# Call events in the order a call goes through them; a call ends with one of FINAL_EVENTS,
+# and its line rings (colleagues' view) while its last event is one of RINGING_EVENTS.
+CALL_EVENTS = tuple(CallEvent)
 FINAL_EVENTS = (CallEvent.HANGUP, CallEvent.CANCEL)
+RINGING_EVENTS = (CallEvent.INITIAL, CallEvent.ACCEPTED, CallEvent.RINGING)
+# The states of a user's session (the agent's ``state``); in TROUBLE_STATES the session
+# says why (the last ERROR) until it is back.
+SESSION_STATES = ("logged_out", "connecting", "ready", "reconnecting", "failed")
+# Causes of the final event of a click-to-call whose first leg, the user's own phone, never
+# answered (``call.cause``): nothing was dialled. Worded for people, like every cause, by the
+# Odoo layer (``models/cti_notice.py``); the call log reads them as a call the user gave up.
+PHONE_BUSY = "phone busy"
+PHONE_DECLINED = "phone declined"
+PHONE_NOT_REGISTERED = "phone not registered"
+PHONE_NOT_ANSWERED = "phone not answered"
+PHONE_UNREACHABLE = "phone unreachable"
+OWN_PHONE_CAUSES = (
+    PHONE_BUSY,
+    PHONE_DECLINED,
+    PHONE_NOT_REGISTERED,
+    PHONE_NOT_ANSWERED,
+    PHONE_UNREACHABLE,
+)
+TROUBLE_STATES = ("reconnecting", "failed")
 
 
 @dataclasses.dataclass
@@ -38,6 +63,9 @@ class Call:
     cause: str = ""
     # Extra key (the reference allows them), present only on the HANGUP of a transfer.
     transferredTo: str = ""  # noqa: N815
+    # Extra key: what the user can do with the call now, from the names in
+    # ``drivers.CONTROLS``; set by the agent on every event, empty on the final ones.
+    controls: list = dataclasses.field(default_factory=list)
 
     def as_dict(self):
         data = dataclasses.asdict(self)
@@ -47,8 +75,12 @@ class Call:
         return data
 
 
-def activity(name, message=""):
-    return {"name": name, "message": message}
+def activity(name, what, **params):
+    """An activity event: ``what`` is a :class:`notices.Notice`, or a code of
+    :mod:`notices` with ``params``; the Odoo layer adds the ``message``."""
+    if not isinstance(what, Notice):
+        what = Notice(what, params)
+    return {"name": name, **what.as_dict()}
 
 
 def call_event(name, call):

@@ -2,7 +2,7 @@
 
 import random
 
-from sipmessage import URI, Address, Request
+from sipmessage import Request
 
 from . import sip
 
@@ -26,6 +26,10 @@ class Leg:
         self.invite_cseq = None
         self.invite_branch = None
         self.confirmed = False
+        # (CSeq number, frame) of the ACK last sent for a 2xx to our INVITE: every
+        # retransmission of that 2xx gets the same ACK (RFC 3261 §13.2.2.4), offer answer
+        # included.
+        self.last_ack = None
 
     def establish(self, response):
         """Learn the remote tag, target and route set from a dialog-creating 2xx (or 1xx)."""
@@ -75,7 +79,7 @@ class Leg:
         branch = branch or sip.new_branch()
         request.headers.add("Via", f"{via};branch={branch};rport")
         request.headers.add("Max-Forwards", "70")
-        local = str(Address(uri=URI.parse(self.local_uri), name=self.local_name))
+        local = sip.name_addr(self.local_uri, self.local_name)
         request.headers.add("From", f"{local};tag={self.local_tag}")
         to = f"<{self.remote_uri}>"
         if self.remote_tag and with_to_tag:

@@ -14,7 +14,6 @@ initiate, so the agent does not try it on an inbound call still ringing (see the
 import logging
 
 from . import sdp, sip
-from .events import activity
 from .leg import Leg
 
 _logger = logging.getLogger(__name__)
@@ -27,6 +26,8 @@ class Takeover:
         self.tags = tags  # (call-id, the phone's tag, the other party's tag)
         self.on_done = on_done
         self.replaced = False  # the phone handed the call over (and hung it up)
+        self.refusal = None  # the phone's final answer when it did not
+        self.refusal_text = ""  # the same, with its reason phrase (the agent tells the user)
         self.leg = Leg(
             sip.new_call_id(agent.contact_host),
             agent.aor,
@@ -57,18 +58,13 @@ class Takeover:
             self.replaced = True
             self.on_done(self)
             return
+        self.refusal = response.code
+        self.refusal_text = f"{response.code} {response.phrase}"
         _logger.info(
             "CTI %s: the phone refused to hand call %s over: %s %s",
             self.agent.config.username,
             self.call.id,
             response.code,
             response.phrase,
-        )
-        self.agent.emit(
-            activity(
-                "INFO",
-                "This call cannot be ended from Odoo: hang up on your phone "
-                f"(it refused to hand the call over: {response.code} {response.phrase}).",
-            )
         )
         self.on_done(self)

@@ -141,10 +141,11 @@ class TransactionLayer:
         except UnsupportedChallenge as exc:
             _logger.warning("CTI: cannot answer the PBX challenge: %s", exc)
             return False
-        retry = ClientTransaction(tx.leg, None, tx.on_response, tx.build)
-        retry.auth_attempts = tx.auth_attempts
-        retry.request = tx.build([(header, credentials)])
-        self._launch(retry)
+        # The same transaction object goes on with the new request: whoever holds it (a
+        # click-to-call that may CANCEL its INVITE) holds the request actually pending.
+        tx.request = tx.build([(header, credentials)])
+        tx.final = False
+        self._launch(tx)
         return True
 
 

@@ -10,6 +10,7 @@ import random
 import ssl
 import threading
 import time
+from urllib.parse import urlsplit
 
 import websocket
 
@@ -21,6 +22,21 @@ READER_STACK_SIZE = 256 * 1024
 # connection is dropped. Messages up to it are read, and refused one by one by the SIP parser
 # when larger than sip.MAX_MESSAGE_BYTES, the connection kept; beyond it, a peer is no PBX.
 MAX_FRAME_BYTES = 1024 * 1024
+# Frames read but not yet handled by the reactor, per connection: a peer that sends faster
+# than the agent can act is cut off (the agent reconnects and resynchronises) rather than
+# filling memory.
+MAX_FRAMES_IN_FLIGHT = 500
+
+
+def safe_url(url):
+    """The URL without any user:password part, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unreadable URL)"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 class Backoff:
@@ -76,6 +92,10 @@ class WebSocketTransport:
         self._generation = 0
         self._last_rx = 0.0
         self._keepalive_timer = None
+        # Frames handed to the reactor and frames it delivered; each counted by one thread
+        # only (the reader, the reactor), so the difference needs no lock.
+        self._handed = 0
+        self._delivered = 0
 
     @property
     def connected(self):
@@ -97,7 +117,7 @@ class WebSocketTransport:
             ws.send(data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
             return True
         except (OSError, websocket.WebSocketException) as exc:
-            _logger.info("CTI WebSocket send to %s failed: %s", self.url, exc)
+            _logger.info("CTI WebSocket send to %s failed: %s", safe_url(self.url), exc)
             self._drop(self._generation, f"send failed: {exc}")
             return False
 
@@ -121,6 +141,9 @@ class WebSocketTransport:
                 # A text frame that is not UTF-8 is one bad message for the SIP parser to
                 # refuse, not a reason to drop the connection and resynchronise every call.
                 skip_utf8_validation=True,
+                # Never follow a redirect: it could lead from wss:// to ws:// (credentials
+                # and calls in clear) or to another host; the PBX URL is what was set.
+                redirect_limit=0,
             )
         except Exception as exc:  # noqa: BLE001 - every failure means "not connected"
             self.reactor.call_soon(self._attempt_failed, generation, _describe(exc))
@@ -143,6 +166,11 @@ class WebSocketTransport:
                     break
                 if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY) and payload:
                     if payload.strip():
+                        if self._handed - self._delivered >= MAX_FRAMES_IN_FLIGHT:
+                            raise FrameTooLarge(
+                                f"more than {MAX_FRAMES_IN_FLIGHT} messages waiting to be handled"
+                            )
+                        self._handed += 1
                         self.reactor.call_soon(self._deliver, generation, payload)
         except Exception as exc:  # noqa: BLE001 - a broken connection, whatever the cause
             reason = _describe(exc)
@@ -162,6 +190,7 @@ class WebSocketTransport:
             self.on_close(reason)
 
     def _deliver(self, generation, payload):
+        self._delivered += 1
         if generation == self._generation:
             self.on_frame(payload)
 
@@ -235,9 +264,21 @@ def _limit_frames(ws, limit):
 
 
 def _close_quietly(ws):
+    """Close without waiting: send the close frame, then shut the socket down.
+
+    Never ``ws.close()``, which waits for the PBX's close frame by reading: the reader
+    thread holds the read lock while it waits in ``recv``, so that read waits for the lock,
+    for as long as the PBX sends nothing (Asterisk, after an un-SUBSCRIBE), and it runs in
+    the reactor thread, which every agent shares. Shutting the socket down wakes the reader.
+    """
     try:
-        ws.close(timeout=1)
+        ws.send_close()
     except Exception:  # noqa: BLE001, S110 - closing a dead socket may fail in many ways
+        pass
+    try:
+        ws.abort()
+        ws.shutdown()
+    except Exception:  # noqa: BLE001, S110 - as above
         pass
 
 
@@ -251,4 +292,6 @@ def _describe(exc):
             "private CA, set its CA bundle"
         )
     text = str(exc) or type(exc).__name__
+    if isinstance(exc, websocket.WebSocketException) and "Redirect" in text:
+        return "the PBX answered with a redirect, which is never followed: set its final URL"
     return text.splitlines()[0][:200]
