@@ -6,9 +6,9 @@
     "author": "cti_connector",
     "website": "https://github.com/cti-connector/cti_connector",
     "license": "LGPL-3",
-    "depends": ["mail", "contacts", "crm", "phone_validation", "bus"],
+    "depends": ["mail", "contacts", "crm", "bus"],
     "external_dependencies": {
-        "python": ["phonenumbers", "websocket-client", "sipmessage", "psycopg2"],
+        "python": ["phonenumbers", "websocket-client", "sipmessage", "psycopg2", "cryptography"],
     },
     "data": [
         "security/cti_connector_security.xml",

@@ -1,1 +1,4 @@
-from . import main  # noqa: F401
+from . import (
+    main,  # noqa: F401
+    team,  # noqa: F401
+)

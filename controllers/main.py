@@ -4,31 +4,14 @@ Outcomes arrive later as ``cti_connector/event`` bus notifications; a route answ
 an ERROR payload only for what it can tell straight away (no account, bad number...).
 """
 
-import re
-from datetime import timedelta
-
-import phonenumbers
-from odoo import _, fields, http
+from odoo import _, http
 from odoo.http import request
 
-from ..cti_engine.phone import InvalidDestination, normalize_destination
+from ..cti_engine.phone import InvalidDestination, format_for_people, normalize_destination
+from ..models.cti_number import record_country
+from ..service.commands import CALL_ID, ORIGIN_MODELS
 
-CALL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-ORIGIN_MODELS = ("res.partner", "crm.lead")
-# Click-to-call rate limit per user: a stuck key or a script must not start a dialling storm.
-CALL_RATE_LIMIT = 5
-CALL_RATE_WINDOW = timedelta(seconds=30)
 MAX_FORMAT_NUMBERS = 100
-
-
-def format_for_people(number):
-    if not number.startswith("+") or len(number) > 16:
-        return number
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _error(message):
@@ -48,45 +31,47 @@ class CtiController(http.Controller):
             return _error(_("You have no CTI account: ask your administrator for one."))
         if not account.session_wanted:
             return _error(_("You are not logged in to the CTI."))
-        command = request.env["cti.command"].create(
-            {"account_id": account.id, "name": name, "payload": payload}
-        )
-        request.env.cr.execute("SELECT pg_notify('cti_command', %s)", (str(command.id),))
+        if not self._allowed(account, "command"):
+            return _error(_("Too many requests in a short time: wait a few seconds."))
+        command = request.env["cti.command"]._cti_enqueue(account, name, payload)
         return {"queued": True, "commandId": command.id}
 
-    def _calls_recently(self, account):
-        since = fields.Datetime.now() - CALL_RATE_WINDOW
-        return (
-            request.env["cti.command"]
-            .sudo()
-            .search_count(
-                [
-                    ("account_id", "=", account.id),
-                    ("name", "=", "call"),
-                    ("create_date", ">=", since),
-                ]
-            )
-        )
+    def _allowed(self, account, kind):
+        return request.env["cti.rate.limit"].sudo()._cti_take(account, kind)
 
-    def _destination(self, account, destination):
-        country = account.pbx_id.country_id or account.company_id.country_id
+    def _session(self, wanted):
+        account = self._account()
+        if not account:
+            return _error(_("You have no CTI account: ask your administrator for one."))
+        if account.session_wanted != wanted and not self._allowed(account, "session"):
+            return _error(_("Too many logins and logouts in a short time: wait a minute."))
+        account._cti_request_session(wanted)
+        return {"queued": True}
+
+    def _destination(self, account, destination, record=None):
+        """``destination`` in E.164, or an extension; a national number is read with the
+        country of ``record`` (the one it was clicked on), else with the PBX's."""
+        country = (record_country(record) if record else None) or account._cti_country()
         return normalize_destination(destination, country.code or "")
+
+    def _origin_record(self, origin):
+        """The record a number was clicked on, if the user may read it; else None."""
+        model = origin.get("model") if isinstance(origin, dict) else None
+        if not isinstance(model, str) or model not in request.env:
+            return None
+        try:
+            record = request.env[model].browse(int(origin.get("id"))).exists()
+        except (TypeError, ValueError):
+            return None
+        return record._filtered_access("read") or None
 
     @http.route("/cti/login", type="json", auth="user")
     def login(self):
-        account = self._account()
-        if not account:
-            return _error(_("You have no CTI account: ask your administrator for one."))
-        account._cti_request_session(True)
-        return {"queued": True}
+        return self._session(True)
 
     @http.route("/cti/logout", type="json", auth="user")
     def logout(self):
-        account = self._account()
-        if not account:
-            return _error(_("You have no CTI account: ask your administrator for one."))
-        account._cti_request_session(False)
-        return {"queued": True}
+        return self._session(False)
 
     @http.route("/cti/status", type="json", auth="user")
     def status(self):
@@ -105,10 +90,11 @@ class CtiController(http.Controller):
     def call(self, destination=None, origin=None):
         account = self._account()
         try:
-            number = self._destination(account, destination) if account else None
+            record = self._origin_record(origin)
+            number = self._destination(account, destination, record) if account else None
         except InvalidDestination as exc:
-            return _error(str(exc))
-        if account and self._calls_recently(account) >= CALL_RATE_LIMIT:
+            return _error(request.env["cti.notice"]._cti_message(**exc.notice.as_dict()))
+        if account and account.session_wanted and not self._allowed(account, "call"):
             return _error(
                 _("Too many calls in a short time: wait a few seconds before calling again.")
             )
@@ -137,13 +123,19 @@ class CtiController(http.Controller):
         return self._call_command("resume", callId)
 
     @http.route("/cti/transfer", type="json", auth="user")
-    def transfer(self, callId=None, destination=None):  # noqa: N803
+    def transfer(self, callId=None, destination=None, askFirst=False):  # noqa: N803
+        """Transfer now, or with ``askFirst`` call the target on a second line first (then
+        ``/cti/complete`` or ``/cti/terminate`` that line)."""
         account = self._account()
         try:
             number = self._destination(account, destination) if account else None
         except InvalidDestination as exc:
-            return _error(str(exc))
-        return self._call_command("transfer", callId, destination=number)
+            return _error(request.env["cti.notice"]._cti_message(**exc.notice.as_dict()))
+        return self._call_command("transfer", callId, destination=number, askFirst=askFirst is True)
+
+    @http.route("/cti/complete", type="json", auth="user")
+    def complete(self, callId=None):  # noqa: N803
+        return self._call_command("complete", callId)
 
     @http.route("/cti/format", type="json", auth="user")
     def format_numbers(self, numbers=None):

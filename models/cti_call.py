@@ -2,8 +2,14 @@ import logging
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL
+from odoo.tools.translate import LazyTranslate
+
+from ..cti_engine.events import FINAL_EVENTS as ENGINE_FINAL_EVENTS
+from ..cti_engine.events import OWN_PHONE_CAUSES
+from ..cti_engine.phone import format_for_people
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
 
 DIRECTIONS = [("inbound", "Inbound"), ("outbound", "Outbound")]
 # ringing and connected are the states of a call in progress; the others are outcomes.
@@ -22,7 +28,7 @@ IN_PROGRESS_STATUSES = ("ringing", "connected")
 TALKED_STATUSES = ("connected", "answered", "transferred")
 
 CALL_EVENTS = ("INITIAL", "ACCEPTED", "RINGING", "CONNECTED", "ON_HOLD", "HANGUP", "CANCEL")
-FINAL_EVENTS = ("HANGUP", "CANCEL")
+FINAL_EVENTS = tuple(event.value for event in ENGINE_FINAL_EVENTS)
 EVENT_DIRECTIONS = {"INBOUND": "inbound", "OUTBOUND": "outbound"}
 ORIGIN_FIELDS = {"res.partner": "partner_id", "crm.lead": "lead_id"}
 
@@ -37,9 +43,6 @@ OUTBOUND_CANCEL_STATUSES = {
     "terminated": "cancelled",
     "not found": "failed",
 }
-# Causes of a click-to-call whose first leg, the user's own phone, never answered: the
-# number was never dialled, so the user gave up rather than the call failing.
-OWN_PHONE_MARKERS = ("your phone",)
 
 
 def cancel_status(direction, cause):
@@ -53,7 +56,8 @@ def cancel_status(direction, cause):
     if direction == "inbound":
         # Taken by a colleague of a ring group: nothing for this user to call back.
         return "cancelled" if cause == "answered elsewhere" else "missed"
-    if any(marker in cause for marker in OWN_PHONE_MARKERS):
+    if cause in OWN_PHONE_CAUSES:
+        # the number was never dialled: the user gave up rather than the call failing
         return "cancelled"
     return OUTBOUND_CANCEL_STATUSES.get(cause, "failed")
 
@@ -117,14 +121,14 @@ class CtiCall(models.Model):
     answer_date = fields.Datetime(string="Answered")
     end_date = fields.Datetime(string="Ended")
     duration = fields.Integer(
-        string="Talk Time (s)",
+        string="Talk Time",
         compute="_compute_durations",
         store=True,
         aggregator="sum",
         help="Seconds from answer to hang-up; 0 for a call that was never answered.",
     )
     ring_duration = fields.Integer(
-        string="Ring Time (s)",
+        string="Ring Time",
         compute="_compute_durations",
         store=True,
         aggregator="avg",
@@ -139,6 +143,21 @@ class CtiCall(models.Model):
         "calls is their answer rate.",
     )
     hangup_cause = fields.Char(help="Why the call ended or failed, as reported by the PBX.")
+    end_reason = fields.Char(
+        string="Ended Because",
+        compute="_compute_end_reason",
+        help="Why the call ended or failed, in words.",
+    )
+    source_label = fields.Char(
+        string="From",
+        compute="_compute_party_labels",
+        help="The calling party as people write it: a colleague's name for their extension.",
+    )
+    destination_label = fields.Char(
+        string="To",
+        compute="_compute_party_labels",
+        help="The called party as people write it: a colleague's name for their extension.",
+    )
     transferred_to = fields.Char(help="Number or extension the call was transferred to.")
     sip_call_id = fields.Char(
         string="Call ID",
@@ -169,6 +188,32 @@ class CtiCall(models.Model):
                 if call.answer_date and call.end_date
                 else 0
             )
+
+    @api.depends("hangup_cause")
+    def _compute_end_reason(self):
+        for call in self:
+            call.end_reason = self.env["cti.notice"]._cti_cause((call.hangup_cause or "").strip())
+
+    @api.depends("source", "destination")
+    @api.depends_context("uid", "allowed_company_ids")
+    def _compute_party_labels(self):
+        # An extension is one of the PBX of the call's user.
+        pbx_of = {user: user.sudo().cti_account_id.pbx_id for user in self.user_id}
+        colleagues = {}
+        for pbx in set(pbx_of.values()):
+            calls = self.filtered(lambda call, pbx=pbx: pbx_of.get(call.user_id) == pbx)
+            extensions = {
+                number
+                for number in calls.mapped("source") + calls.mapped("destination")
+                if number and not number.startswith("+")
+            }
+            colleagues[pbx] = self.env["res.users"]._cti_colleagues_by_extension(pbx, extensions)
+        for call in self:
+            known = colleagues.get(pbx_of.get(call.user_id), {})
+            for field, label in (("source", "source_label"), ("destination", "destination_label")):
+                number = call[field] or ""
+                colleague = known.get(number)
+                call[label] = colleague.sudo().name if colleague else format_for_people(number)
 
     @api.depends("status")
     def _compute_answer_rate(self):
@@ -226,10 +271,34 @@ class CtiCall(models.Model):
         return call
 
     @api.model
+    def _cti_open_calls(self, users):
+        """The calls of ``users`` that the log has in progress, as the engine's call events
+        describe them, newest last: a new agent continues them if they are still going on.
+
+        :return: {user id: [{"id", "direction", "source", "destination", "status"}]}
+        """
+        calls = self.search(
+            [("user_id", "in", users.ids), ("end_date", "=", False)], order="start_date, id"
+        )
+        directions = {value: key for key, value in EVENT_DIRECTIONS.items()}
+        open_calls = {}
+        for call in calls:
+            open_calls.setdefault(call.user_id.id, []).append(
+                {
+                    "id": call.sip_call_id,
+                    "direction": directions[call.direction],
+                    "source": call.source or "",
+                    "destination": call.destination or "",
+                    "status": "CONNECTED" if call.status == "connected" else "RINGING",
+                }
+            )
+        return open_calls
+
     def _cti_finish_unseen(self, user, active_ids, cause, before):
         """Finish the calls of ``user`` the log still has open but the user's agent does not
         see any more: they ended while no service process was watching (a crash, a restart,
-        a lost database). Each gets its final event now, so it is logged exactly once.
+        a lost database). Each gets its final event now, dated at its last known event, so it
+        is logged exactly once with the times it really had.
 
         :param active_ids: ids of the calls the agent knows to be in progress
         :param before: only calls that started before this naive UTC datetime (the agent's
@@ -257,6 +326,8 @@ class CtiCall(models.Model):
                         "cause": cause,
                     },
                 },
+                # Ended at its last known event (its last write), not when we noticed.
+                when=call.write_date,
             )
         return calls
 
@@ -329,6 +400,7 @@ class CtiCall(models.Model):
         self.write(values)
         if event in FINAL_EVENTS:
             self._cti_log_on_chatter()
+            self._cti_notify_logged()
 
     def _cti_party_values(self, call_data):
         """Numbers, contact, lead and company the event tells about, for what is unknown yet.
@@ -414,6 +486,27 @@ class CtiCall(models.Model):
             user_id=self.user_id.id,
         )
         activity._action_done(feedback=self._cti_outcome_text())
+
+    def _cti_notify_logged(self):
+        """Tell the call's user which records show the call now, so that a form of one of
+        them open in their browser shows its new chatter activity and Calls count without a
+        reload: Odoo pushes a record's new messages to inboxes, not to who views the record.
+
+        The records are the call itself, its lead, and its contact with the contact's parent
+        companies (a company counts its people's calls). Sent in the transaction that logs
+        the call: a browser that receives it reads the log.
+        """
+        self.ensure_one()
+        records = [{"model": self._name, "id": self.id}]
+        records += [{"model": "crm.lead", "id": lead.id} for lead in self.lead_id]
+        partner = self.partner_id
+        while partner:
+            records.append({"model": "res.partner", "id": partner.id})
+            partner = partner.parent_id
+        self.user_id._bus_send(
+            "cti_connector/logged",
+            {"callId": self.sip_call_id, "status": self.status, "records": records},
+        )
 
     def _cti_outcome_text(self):
         self.ensure_one()

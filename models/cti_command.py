@@ -19,6 +19,11 @@ class CtiCommand(models.Model):
     Web workers only insert rows; the service host that runs the user's SIP agent claims
     them (``FOR UPDATE SKIP LOCKED``), carries them out and reports through the bus. A
     command still pending at its ``expire_date`` is never carried out.
+
+    Nobody creates, changes or deletes a command through the ORM but the server itself
+    (managers may purge them): a route validates the request, then creates the row as
+    superuser with :meth:`_cti_enqueue`. Whatever a row holds, :meth:`create` sets its
+    state and expiry, and the service validates its payload again before using it.
     """
 
     _name = "cti.command"
@@ -39,18 +44,16 @@ class CtiCommand(models.Model):
         string="Account",
         required=True,
         ondelete="cascade",
-        default=lambda self: self._default_account_id(),
     )
     name = fields.Selection(
         [
-            ("login", "Log In"),
-            ("logout", "Log Out"),
             ("call", "Call"),
             ("answer", "Answer"),
             ("terminate", "Hang Up"),
             ("transfer", "Transfer"),
             ("hold", "Hold"),
             ("resume", "Resume"),
+            ("complete", "Complete Transfer"),
         ],
         string="Command",
         required=True,
@@ -59,7 +62,6 @@ class CtiCommand(models.Model):
     state = fields.Selection(
         [
             ("pending", "Pending"),
-            ("claimed", "Claimed"),
             ("done", "Done"),
             ("expired", "Expired"),
             ("failed", "Failed"),
@@ -76,13 +78,44 @@ class CtiCommand(models.Model):
     )
     result = fields.Text(help="Outcome reported by the service, or why the command failed.")
 
-    def _default_account_id(self):
-        return (
-            self.env["cti.account"]
-            .sudo()
-            .search([("user_id", "=", self.env.uid)], limit=1)
-            .sudo(False)
+    @api.model_create_multi
+    def create(self, vals_list):
+        now = fields.Datetime.now()
+        latest = now + COMMAND_TTL
+        for vals in vals_list:
+            # The queue's bookkeeping is the server's: a row starts pending, without a
+            # result, and never waits longer than COMMAND_TTL.
+            vals["state"] = "pending"
+            vals.pop("result", None)
+            expire = fields.Datetime.to_datetime(vals.get("expire_date")) or latest
+            vals["expire_date"] = min(expire, latest)
+            if not vals.get("account_id"):
+                user_id = vals.get("user_id") or self.env.uid
+                vals["account_id"] = (
+                    self.env["cti.account"].sudo().search([("user_id", "=", user_id)], limit=1).id
+                )
+        return super().create(vals_list)
+
+    @api.model
+    def _cti_enqueue(self, account, name, payload):
+        """Queue a command for ``account``'s agent, validated by the caller, and wake the
+        service hosts at commit.
+
+        :param account: ``cti.account`` of the current user
+        :param str name: one of the ``name`` selection values
+        :param dict payload: the command's arguments, as the service validates them
+        :return: the new ``cti.command``
+        """
+        command = self.sudo().create(
+            {
+                "user_id": account.user_id.id,
+                "account_id": account.id,
+                "name": name,
+                "payload": payload,
+            }
         )
+        self.env.cr.execute("SELECT pg_notify('cti_command', %s)", (str(command.id),))
+        return command.sudo(False)
 
     @api.constrains("user_id", "account_id")
     def _check_account_owner(self):

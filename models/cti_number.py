@@ -1,7 +1,9 @@
 """Caller identification: the numbers of partners and leads in E.164, indexed, matched to calls.
 
-Not a model: ``res.partner`` and ``crm.lead`` declare the columns with :func:`e164_field` and
-search them with :func:`match_numbers`, for one caller or for a whole burst of calls at once.
+How a number is read is the engine's (``cti_engine/phone.py``); here are the columns that keep
+its readings, their indexes and their search, held for ``res.partner`` and ``crm.lead`` by the
+mixin ``cti.number.mixin`` (``models/cti_number_mixin.py``), for one caller or for a whole
+burst of calls at once.
 
 Why stored computed columns (``phone_e164``, ``mobile_e164``) and not a separate number table:
 the ORM keeps them right on create, write, import (``load``) and when a country changes, and
@@ -21,109 +23,46 @@ digits), where the usual ``ilike '%digits'`` reads the whole table. On a million
 suffix) 0.38 ms, the ``ilike`` 281 ms.
 """
 
-import functools
-import re
-
-import phonenumbers
 from odoo import fields
 from odoo.tools import SQL, create_index
 
-from ..cti_engine import phone
+from ..cti_engine.phone import caller_lookup
 
-# A suffix match compares the last SUFFIX_DIGITS digits of the national number, never the
-# country code, and is not tried on numbers shorter than MIN_SUFFIX_DIGITS: a short suffix
-# would match strangers.
-SUFFIX_DIGITS = 9
-MIN_SUFFIX_DIGITS = 6
 MATCH_LIMIT = 20
 NUMBER_COLUMNS = ("phone_e164", "mobile_e164")
 
-# An extension after the number: "+49 30 1234 x12", "ext. 12", "#12", ";ext=12".
-EXTENSION = re.compile(r"\s*(?:;\s*ext\s*=|ext(?:ension)?\.?|x|#|,)\s*\d*\s*$", re.IGNORECASE)
+
+# Where a number written on a record is read, the first country found wins: the record's own,
+# its partner's (a lead's customer, then the customer's company; a contact's company), the
+# Odoo company's it belongs to.
+COUNTRY_PATHS = (
+    ("country_id",),
+    ("partner_id", "country_id"),
+    ("partner_id", "commercial_partner_id", "country_id"),
+    ("commercial_partner_id", "country_id"),
+    ("company_id", "country_id"),
+)
 
 
-def e164_readings(number, country_code=None):
-    """Every E.164 number ``number`` may stand for, the most likely first.
+def record_country(record):
+    """The country a number written on ``record`` is read with (see :data:`COUNTRY_PATHS`).
 
-    Read as written (national numbers with ``country_code``), with ``00`` as the international
-    prefix, and as if its "+" had been lost on the way (first, for digits without the trunk 0
-    of a country that writes national numbers with one). Valid numbers are returned if any
-    reading is valid, else the merely possible ones.
+    The one rule for numbers on records: the stored E.164 columns and click-to-call both use
+    it, each then falling back to its own default (the current company's country, the PBX's).
 
-    :param str number: a number as typed by a person or sent by a PBX
-    :param str country_code: ISO 3166 alpha-2 code used to read national numbers
-    :return: list of E.164 strings, possibly empty
+    :param record: one record of any model, or an empty recordset
+    :return: a ``res.country`` record, empty when the record says nothing
     """
-    text = EXTENSION.sub("", (number or "").strip())
-    digits = re.sub(r"\D", "", text)
-    if not digits:
-        return []
-    region = (country_code or "").upper() or None
-    attempts = [text]
-    if not text.startswith("+"):
-        if digits.startswith("00"):
-            attempts.append("+" + digits[2:])
-        # Where national numbers are written with a trunk 0, digits without it are more
-        # likely an international number that lost its "+" than a national one.
-        if region and not digits.startswith("0") and _trunk_prefix(region) == "0":
-            attempts.insert(0, "+" + digits)
-        else:
-            attempts.append("+" + digits)
-    valid, possible = [], []
-    for attempt in attempts:
-        try:
-            parsed = phonenumbers.parse(attempt, region)
-        except phonenumbers.NumberParseException:
-            continue
-        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        if phonenumbers.is_valid_number(parsed):
-            valid.append(e164)
-        elif phonenumbers.is_possible_number(parsed):
-            possible.append(e164)
-    return list(dict.fromkeys(valid or possible))
-
-
-def _trunk_prefix(region):
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
-    return metadata.national_prefix if metadata else None
-
-
-def stored_number(number, country_code=None):
-    """The normalised form kept for a record's number: its E.164 reading, else its digits.
-
-    Digits are kept for numbers no country makes sense of, so that the suffix fallback can
-    still find them.
-
-    :return: a string, or False when ``number`` has no digits
-    """
-    readings = e164_readings(number, country_code)
-    if readings:
-        return readings[0]
-    return re.sub(r"\D", "", EXTENSION.sub("", number or "")) or False
-
-
-# Pure and cheap to keep: the same callers call again, a burst often from one switchboard.
-@functools.lru_cache(maxsize=4096)
-def caller_lookup(identity, country_code=None):
-    """What to search for an inbound caller id.
-
-    :param str identity: the caller as the PBX sends it: ``+E.164``, ``00…``, national,
-        digits with spaces/dots/dashes, an extension, a ``sip:``/``tel:`` URI; anonymous,
-        withheld and empty callers give nothing to search
-    :return: ``(readings, suffix)``: the tuple of E.164 numbers for an exact match, and the
-        digits a stored number must end with for the fallback ("" when too short)
-    """
-    identity = identity if isinstance(identity, str) else ""
-    # A name-addr ("Name" <sip:…>) as some PBXs send it: only the URI counts.
-    bracketed = re.search(r"<([^>]*)>", identity)
-    number = phone.caller_number(bracketed.group(1) if bracketed else identity.strip())
-    readings = e164_readings(number, country_code)
-    if readings:
-        national = str(phonenumbers.parse(readings[0]).national_number)
-    else:
-        national = re.sub(r"\D", "", EXTENSION.sub("", number)).lstrip("0")
-    suffix = national[-SUFFIX_DIGITS:] if len(national) >= MIN_SUFFIX_DIGITS else ""
-    return tuple(readings), suffix
+    for path in COUNTRY_PATHS:
+        value = record[:1]
+        for name in path:
+            if not value or name not in value._fields:
+                value = None
+                break
+            value = value[name]
+        if value:
+            return value
+    return record.env["res.country"]
 
 
 def e164_field(string, source):

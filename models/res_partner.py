@@ -1,57 +1,19 @@
 from odoo import api, models
 
-from .cti_number import create_suffix_indexes, e164_field, match_numbers, stored_number
-
 
 class ResPartner(models.Model):
-    """Partners identified by their phone or mobile when they call.
+    """Partners identified by their phone or mobile when they call: a contact person before
+    its company (the person is who is calling), then oldest first. A national number is read
+    with the partner's country, else its company's, else the country of the Odoo company it
+    belongs to (``cti.number.mixin``)."""
 
-    National numbers read with the partner's country, else its company's (the commercial
-    partner's), else the country of the Odoo company it belongs to, else the current
-    company's (what Odoo's own ``_phone_format`` falls back to).
-    """
+    _name = "res.partner"
+    _inherit = ["res.partner", "cti.number.mixin"]
+    _cti_number_order = "is_company, id"
 
-    _inherit = "res.partner"
-
-    phone_e164 = e164_field("Phone (E.164)", "phone")
-    mobile_e164 = e164_field("Mobile (E.164)", "mobile")
-
-    def init(self):
-        super().init()
-        create_suffix_indexes(self)
-
-    @api.depends(
-        "phone",
-        "mobile",
-        "country_id",
-        "commercial_partner_id.country_id",
-        "company_id.country_id",
-    )
+    @api.depends("commercial_partner_id.country_id")
     def _compute_cti_numbers(self):
-        for partner in self:
-            country = (
-                partner.country_id
-                or partner.commercial_partner_id.country_id
-                or partner.company_id.country_id
-                or self.env.company.country_id
-            )
-            partner.phone_e164 = stored_number(partner.phone, country.code)
-            partner.mobile_e164 = stored_number(partner.mobile, country.code)
-
-    @api.model
-    def _cti_match_number(self, number, country_code=None):
-        """Partners whose phone or mobile is the caller's number: :meth:`_cti_match_numbers`
-        for one number."""
-        return self._cti_match_numbers([number], country_code)[number]
-
-    @api.model
-    def _cti_match_numbers(self, numbers, country_code=None):
-        """Partners whose phone or mobile is each caller's number, a contact person before
-        its company (the person is who is calling), then oldest first.
-
-        See :func:`~odoo.addons.cti_connector.models.cti_number.match_numbers`.
-        """
-        return match_numbers(self, numbers, country_code, order="is_company, id")
+        return super()._compute_cti_numbers()
 
     @api.model
     def _cti_caller_info(self, number, country_code=None):

@@ -23,8 +23,8 @@ class ResUsers(models.Model):
     cti_username = fields.Char(
         string="Extension",
         compute="_compute_cti_settings",
-        inverse="_inverse_cti_username",
         groups="base.group_user",
+        help="Set by a CTI manager on the account.",
     )
     cti_auto_login = fields.Boolean(
         string="Log In to the PBX Automatically",
@@ -46,7 +46,7 @@ class ResUsers(models.Model):
 
     @property
     def SELF_WRITEABLE_FIELDS(self):
-        return super().SELF_WRITEABLE_FIELDS + ["cti_username", "cti_auto_login", "cti_password"]
+        return super().SELF_WRITEABLE_FIELDS + ["cti_auto_login", "cti_password"]
 
     def _compute_cti_account_id(self):
         accounts = (
@@ -75,12 +75,6 @@ class ResUsers(models.Model):
         """
         self.ensure_one()
         return self.cti_account_id.with_env(self.env(su=False))
-
-    def _inverse_cti_username(self):
-        for user in self:
-            account = user._cti_account_as_user()
-            if account and user.cti_username:
-                account.username = user.cti_username
 
     def _inverse_cti_auto_login(self):
         for user in self:

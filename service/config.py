@@ -19,6 +19,9 @@ class ServiceConfig:
     # The lock connection; empty means Odoo's own db_host/db_port.
     db_host: str = ""
     db_port: int = 0
+    # Fernet keys (comma-separated, newest first) that encrypt the SIP passwords at rest;
+    # see secret.py. Never shown: not in repr, not in a log.
+    secret_key: str = dataclasses.field(default="", repr=False)
 
     @classmethod
     def load(cls):
