@@ -26,7 +26,8 @@ patch(PhoneField.prototype, {
     async onCtiCall() {
         const { record, name } = this.props;
         const origin = record.resId ? { model: record.resModel, id: record.resId } : undefined;
-        const result = await this.cti.call(record.data[name], origin);
+        // The error shows here, where the user clicked, and not again in the softphone.
+        const result = await this.cti.call(record.data[name], origin, { ownError: true });
         if (result?.name === "ERROR") {
             this.env.services.notification.add(result.message, { type: "danger" });
         }

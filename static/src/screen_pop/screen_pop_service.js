@@ -5,10 +5,9 @@ import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { user } from "@web/core/user";
 import { session } from "@web/session";
+import { FINAL_EVENTS } from "../core/vocabulary";
 import { canClaim, claimOnce } from "./call_claim";
 import { ScreenPopChooser } from "./screen_pop_chooser";
-
-const FINAL_EVENTS = ["HANGUP", "CANCEL"];
 
 /**
  * How long a tab waits before claiming a ringing call, so that the tab the user is
@@ -23,7 +22,8 @@ const CLAIM_DELAY_MS = { focused: 0, visible: 150, hidden: 600 };
  *
  * Built on the `cti` service's bus (no second subscription to the bus notifications).
  * Every tab of the user receives the RINGING event; exactly one acts on it (see
- * `call_claim.js`), and only at the first RINGING of an inbound call. What it does
+ * `call_claim.js`), and only at the first RINGING of an inbound call, never at one the bus
+ * replays to a tab opened after it (see the `cti` service). What it does
  * follows the user's preference (`cti_screen_pop` in the session info):
  *
  * - `open`: one match opens its form (a partner before a lead), several open a chooser,
@@ -33,9 +33,9 @@ const CLAIM_DELAY_MS = { focused: 0, visible: 150, hidden: 600 };
  * - `off`: nothing.
  */
 export const ctiScreenPopService = {
-    dependencies: ["cti", "action", "notification", "dialog", "multi_tab"],
+    dependencies: ["cti", "cti_numbers", "action", "notification", "dialog", "multi_tab"],
 
-    start(env, { cti, action, notification, dialog, multi_tab: multiTab }) {
+    start(env, { cti, cti_numbers: numbers, action, notification, dialog, multi_tab: multiTab }) {
         const handledCalls = new Set();
         const closeOnCallEnd = new Map(); // call id -> close function of its notification
 
@@ -82,8 +82,27 @@ export const ctiScreenPopService = {
             return candidates.length === 1 ? candidates : matches;
         }
 
-        function callerLabel(call) {
-            return call.sourceName || call.partnerName || call.source || _t("Unknown caller");
+        /** Who calls, in words; `number` is the caller's number as people write it. */
+        function callerLabel(call, number) {
+            return (
+                call.partnerName ||
+                cti.colleague(call.source)?.name ||
+                (call.sourceName !== call.source && call.sourceName) ||
+                number ||
+                _t("Unknown caller")
+            );
+        }
+
+        /** A colleague calls: who it is, and nothing to create. */
+        function notifyColleague(call, colleague) {
+            const close = notification.add(call.source, {
+                title: _t("Incoming call from %s", colleague.name),
+                type: "info",
+                sticky: true,
+                className: "o_cti_screen_pop_notification o_cti_screen_pop_colleague",
+                onClose: () => closeOnCallEnd.delete(call.id),
+            });
+            closeOnCallEnd.set(call.id, close);
         }
 
         function openRecord(record) {
@@ -110,10 +129,10 @@ export const ctiScreenPopService = {
             });
         }
 
-        function choose(call, records) {
+        function choose(call, records, number) {
             dialog.add(ScreenPopChooser, {
-                caller: callerLabel(call),
-                number: call.source || "",
+                caller: callerLabel(call, number),
+                number,
                 records: records.map(({ model, id, name }) => ({
                     model,
                     id,
@@ -123,13 +142,13 @@ export const ctiScreenPopService = {
             });
         }
 
-        function offerCreation(call) {
+        function offerCreation(call, number) {
             const close = notification.add(
                 call.source
-                    ? _t("%s is not in your contacts.", call.source)
+                    ? _t("%s is not in your contacts.", number)
                     : _t("The caller withheld their number."),
                 {
-                    title: _t("Incoming call from %s", callerLabel(call)),
+                    title: _t("Incoming call from %s", callerLabel(call, number)),
                     type: "info",
                     sticky: true,
                     className: "o_cti_screen_pop_notification",
@@ -150,12 +169,12 @@ export const ctiScreenPopService = {
             );
         }
 
-        function notifyMatch(call, records) {
+        function notifyMatch(call, records, number) {
             const several = records.length > 1;
             const close = notification.add(
                 several ? _t("Several records have this number.") : records[0].name || "",
                 {
-                    title: _t("Incoming call from %s", callerLabel(call)),
+                    title: _t("Incoming call from %s", callerLabel(call, number)),
                     type: "info",
                     sticky: true,
                     className: "o_cti_screen_pop_notification",
@@ -167,7 +186,7 @@ export const ctiScreenPopService = {
                             onClick: () => {
                                 close();
                                 if (several) {
-                                    choose(call, records);
+                                    choose(call, records, number);
                                 } else {
                                     openRecord(records[0]);
                                 }
@@ -197,18 +216,28 @@ export const ctiScreenPopService = {
                 return;
             }
             const records = recordsOf(call);
-            if (!records.length) {
-                offerCreation(call);
-            } else if (popMode === "notify") {
-                notifyMatch(call, records);
-            } else if (records.length === 1) {
+            if (records.length === 1 && popMode !== "notify") {
                 await openRecord(records[0]);
+                return;
+            }
+            const colleague = cti.colleague(call.source);
+            const number = await numbers.format(call.source);
+            if (!records.length && colleague) {
+                notifyColleague(call, colleague);
+            } else if (!records.length) {
+                offerCreation(call, number);
+            } else if (popMode === "notify") {
+                notifyMatch(call, records, number);
             } else {
-                choose(call, records);
+                choose(call, records, number);
             }
         }
 
-        cti.bus.addEventListener("RINGING", ({ detail }) => onRinging(detail.call));
+        cti.bus.addEventListener("RINGING", ({ detail }) => {
+            if (!detail.replayed) {
+                onRinging(detail.call);
+            }
+        });
         for (const name of FINAL_EVENTS) {
             cti.bus.addEventListener(name, ({ detail }) => {
                 const close = closeOnCallEnd.get(detail.call?.id);

@@ -9,13 +9,15 @@ import { registry } from "@web/core/registry";
  * so the server formats them, once per number, in batches.
  *
  * A component keeps `useState(service.formatted)` and shows `formatted[number] || number`
- * after `request(number)`: it renders again when the server's text arrives.
+ * after `request(number)`: it renders again when the server's text arrives. Code that
+ * shows a number once (a notification) awaits `format(number)`.
  */
 export const ctiNumbersService = {
     start() {
         const formatted = reactive({});
-        const asked = new Set();
+        const texts = {}; // number -> promise of its text, once asked
         let batch = [];
+        let batchDone = null;
 
         async function fetchBatch() {
             const numbers = batch;
@@ -23,18 +25,33 @@ export const ctiNumbersService = {
             Object.assign(formatted, await rpc("/cti/format", { numbers }, { silent: true }));
         }
 
-        return {
-            formatted,
-            /** @param {string} number an E.164 number or an extension, as call events carry them */
-            request(number) {
-                if (!number?.startsWith("+") || asked.has(number)) {
-                    return;
-                }
-                asked.add(number);
+        /**
+         * @param {string} number an E.164 number or an extension, as call events carry them
+         * @returns {Promise<string>} the number as people write it (an extension as it is)
+         */
+        function format(number) {
+            if (!number?.startsWith("+")) {
+                return Promise.resolve(number || "");
+            }
+            if (!texts[number]) {
                 batch.push(number);
                 if (batch.length === 1) {
-                    Promise.resolve().then(fetchBatch);
+                    batchDone = Promise.resolve().then(fetchBatch);
                 }
+                texts[number] = batchDone.then(
+                    () => formatted[number] || number,
+                    () => number
+                );
+            }
+            return texts[number];
+        }
+
+        return {
+            formatted,
+            format,
+            /** `format` for a component that shows `formatted[number] || number`. */
+            request(number) {
+                format(number);
             },
         };
     },

@@ -8,14 +8,9 @@ import { useDropdownState } from "@web/core/dropdown/dropdown_hooks";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useBus, useService } from "@web/core/utils/hooks";
+import { CAUSE_LABELS, FINAL_EVENTS, SESSION_STATE_LABELS } from "../core/vocabulary";
+import { CtiTeamTab, LINE_LABELS } from "../team/team_tab";
 
-const SESSION_LABELS = {
-    logged_out: _t("Offline"),
-    connecting: _t("Connecting"),
-    ready: _t("Ready"),
-    reconnecting: _t("Reconnecting"),
-    failed: _t("Disconnected"),
-};
 const SESSION_BADGES = {
     logged_out: "text-bg-secondary",
     connecting: "text-bg-info",
@@ -32,14 +27,6 @@ const CALL_LABELS = {
     HANGUP: _t("Ended"),
     CANCEL: _t("Not connected"),
 };
-const CAUSE_LABELS = {
-    busy: _t("busy"),
-    noanswer: _t("no answer"),
-    missed: _t("missed"),
-    rejected: _t("rejected"),
-    transferred: _t("transferred"),
-    terminated: _t("hung up"),
-};
 const AUTOCOMPLETE_LIMIT = 8;
 // The dropdown's keyboard navigation would take Enter and the arrows from the dial box and
 // the transfer field; the panel has no menu items to navigate.
@@ -53,7 +40,7 @@ const NO_MENU_NAVIGATION = {
  */
 export class Softphone extends Component {
     static template = "cti_connector.Softphone";
-    static components = { AutoComplete, Dropdown };
+    static components = { AutoComplete, Dropdown, CtiTeamTab };
     static props = {};
 
     setup() {
@@ -63,6 +50,17 @@ export class Softphone extends Component {
         this.formatted = useState(this.numbers.formatted);
         this.orm = useService("orm");
         this.action = useService("action");
+        this.team = useService("cti_team");
+        this.teamState = useState(this.team.state);
+        // only users with a CTI account have colleagues to watch
+        useEffect(
+            (hasAccount) => {
+                if (hasAccount) {
+                    this.team.load().catch(() => {});
+                }
+            },
+            () => [this.ctiState.hasAccount]
+        );
         this.systray = useDiscussSystray();
         this.dropdown = useDropdownState();
         this.navigationOptions = NO_MENU_NAVIGATION;
@@ -73,14 +71,26 @@ export class Softphone extends Component {
             transferTo: "", // what the transfer field holds
             transferPicked: "", // the number picked from the suggestions, shown in the field
             busy: false,
+            tab: "calls", // or "team"
         });
 
-        // A new call opens the panel: its controls are what the user needs next.
+        // A new outbound call opens the panel: its controls are what the user needs next. Not
+        // a call the page heard of only after it was over, nor one from before the page was
+        // opened. An inbound call shows in a compact card instead (incoming_call.js), which
+        // leaves the caller's form that the screen pop opens readable.
         useBus(this.cti.bus, "event", ({ detail }) => {
-            if (["INITIAL", "RINGING"].includes(detail.name) && !this.dropdown.isOpen) {
+            if (
+                ["INITIAL", "RINGING"].includes(detail.name) &&
+                detail.call?.direction !== "INBOUND" &&
+                !detail.replayed &&
+                this.ctiState.calls[detail.call?.id] &&
+                !this.dropdown.isOpen
+            ) {
                 this.dropdown.open();
             }
         });
+
+        useBus(this.cti.bus, "OPEN_SOFTPHONE", () => this.dropdown.open());
 
         let timer = null;
         useEffect(
@@ -108,7 +118,7 @@ export class Softphone extends Component {
     }
 
     get sessionLabel() {
-        return SESSION_LABELS[this.ctiState.status] || this.ctiState.status;
+        return SESSION_STATE_LABELS[this.ctiState.status] || this.ctiState.status;
     }
 
     get sessionBadge() {
@@ -127,15 +137,21 @@ export class Softphone extends Component {
         return this.formatted[number] || number || "";
     }
 
-    /** The other party: the partner or name the PBX gave, and its number. */
+    /** The other party: the partner, the colleague or the name the PBX gave, and its
+     * number. */
     party(call) {
         const inbound = call.direction === "INBOUND";
         const number = inbound ? call.source : call.destination;
-        const name = call.partnerName || (inbound ? call.sourceName : call.destinationName);
+        const colleague = call.partnerName ? null : this.cti.colleague(number);
+        const name =
+            call.partnerName ||
+            colleague?.name ||
+            (inbound ? call.sourceName : call.destinationName);
         return {
             name: name || this.formatNumber(number) || _t("Unknown number"),
             number: name ? this.formatNumber(number) : "",
             raw: number,
+            avatar: colleague?.avatar || "",
         };
     }
 
@@ -152,8 +168,8 @@ export class Softphone extends Component {
             return _t("Incoming call");
         }
         const label = CALL_LABELS[call.status] || call.status;
-        const cause = CAUSE_LABELS[call.cause] || call.cause;
-        return ["HANGUP", "CANCEL"].includes(call.status) && cause ? `${label} (${cause})` : label;
+        const cause = CAUSE_LABELS[call.cause?.toLowerCase()] || call.cause;
+        return FINAL_EVENTS.includes(call.status) && cause ? `${label} (${cause})` : label;
     }
 
     timer(call) {
@@ -166,12 +182,9 @@ export class Softphone extends Component {
         return hours ? `${hours}:${mmss}` : mmss;
     }
 
-    canAnswer(call) {
-        return call.direction === "INBOUND" && call.status === "RINGING";
-    }
-
-    canControl(call) {
-        return ["CONNECTED", "ON_HOLD"].includes(call.status);
+    /** Whether the call offers `name` (its event's `controls`): no button can only fail. */
+    can(call, name) {
+        return this.cti.can(call, name);
     }
 
     // -- actions ---------------------------------------------------------------------------
@@ -219,6 +232,11 @@ export class Softphone extends Component {
         return this.cti.hold(call.id);
     }
 
+    /** Hand the call waiting on hold over to the party of this ask-first line. */
+    complete(call) {
+        return this.cti.complete(call.id);
+    }
+
     resume(call) {
         return this.cti.resume(call.id);
     }
@@ -232,12 +250,19 @@ export class Softphone extends Component {
         });
     }
 
-    async transfer(call) {
+    /**
+     * @param {Object} call
+     * @param {boolean} [askFirst] call the target on a second line first (Complete or
+     *     Hang up there), instead of handing the call over now
+     */
+    async transfer(call, askFirst = false) {
         const destination = this.state.transferTo.trim();
         if (!destination) {
             return;
         }
-        const result = await this.run(() => this.cti.transfer(call.id, destination));
+        const result = await this.run(() =>
+            this.cti.transfer(call.id, destination, { askFirst })
+        );
         if (result?.queued) {
             Object.assign(this.state, { transferCallId: null, transferTo: "", transferPicked: "" });
         }
@@ -266,6 +291,19 @@ export class Softphone extends Component {
         if (!term) {
             return [];
         }
+        const lowered = term.toLowerCase();
+        const colleagues = Object.values(this.teamState.members)
+            .filter(
+                (member) =>
+                    member.extension &&
+                    ((member.name || "").toLowerCase().includes(lowered) ||
+                        member.extension.includes(term))
+            )
+            .slice(0, AUTOCOMPLETE_LIMIT)
+            .map((member) => ({
+                label: `${member.name} — ${member.extension} · ${LINE_LABELS[member.state]}`,
+                number: member.extension,
+            }));
         const digits = term.replace(/\D/g, "");
         const domain = [
             "|",
@@ -284,7 +322,7 @@ export class Softphone extends Component {
             ["display_name", "phone", "mobile"],
             { limit: AUTOCOMPLETE_LIMIT }
         );
-        const options = [];
+        const options = colleagues;
         for (const partner of partners) {
             for (const number of [partner.phone, partner.mobile]) {
                 if (number) {

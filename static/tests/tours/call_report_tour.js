@@ -19,8 +19,8 @@ registry.category("web_tour.tours").add("cti_connector_call_pivot", {
             trigger: ".o_pivot .o_pivot_header_cell_closed:contains(Pivot Caller)",
         },
         {
-            content: "Talk time: the two answered calls, 60 s and 30 s",
-            trigger: ".o_pivot td.o_pivot_cell_value:contains(90)",
+            content: "Talk time: the two answered calls, 60 s and 30 s, as a duration",
+            trigger: ".o_pivot td.o_pivot_cell_value:contains(1:30)",
         },
         {
             content: "Answer rate: two of the three calls",

@@ -57,9 +57,10 @@ registry.category("web_tour.tours").add("cti_screen_pop_create_contact", {
     steps: () => [
         ring(),
         {
-            content: "An unknown number: a notification offers to create the contact",
+            content:
+                "An unknown number, as people write it: a notification offers to create the contact",
             trigger:
-                ".o_cti_screen_pop_notification:contains(+4940555777) .o_notification_buttons button:contains(Create contact)",
+                ".o_cti_screen_pop_notification:contains(+49 40 555777 is not in your contacts) .o_notification_buttons button:contains(Create contact)",
             timeout: 30000,
             run: "click",
         },

@@ -67,6 +67,41 @@ function waitCall(status, extra = "") {
     };
 }
 
+/** Hold the connected call from the softphone, then resume it. */
+function holdAndResume() {
+    return [
+        { content: "Hold", trigger: ".o_cti_call[data-status=CONNECTED] .o_cti_hold", run: "click" },
+        waitCall("ON_HOLD", " .o_cti_resume"),
+        { content: "Resume", trigger: ".o_cti_call .o_cti_resume", run: "click" },
+        waitCall("CONNECTED", " .o_cti_hold"),
+    ];
+}
+
+/** Open the transfer chooser of the connected call and pick Bob Colleague (1002). */
+function chooseColleague() {
+    return [
+        {
+            content: "Transfer",
+            trigger: ".o_cti_call[data-status=CONNECTED] .o_cti_transfer",
+            run: "click",
+        },
+        {
+            content: "Look the colleague up",
+            trigger: ".o_cti_transfer_form input",
+            run: "edit Colleague",
+        },
+        {
+            content: "Pick the colleague's number",
+            trigger: ".o-autocomplete--dropdown-item:contains(Bob Colleague)",
+            run: "click",
+        },
+        {
+            content: "The field shows the colleague's number",
+            trigger: ".o_cti_transfer_form input:value(1002)",
+        },
+    ];
+}
+
 registry.category("web_tour.tours").add("cti_connector_click_to_call", {
     steps: () => [
         {
@@ -131,10 +166,7 @@ registry.category("web_tour.tours").add("cti_connector_hold_and_hang_up", {
         pause(1500), // a running timer in the picture
         signal("screenshot"),
         pause(1000),
-        { content: "Hold", trigger: ".o_cti_call .o_cti_hold", run: "click" },
-        waitCall("ON_HOLD", " .o_cti_resume"),
-        { content: "Resume", trigger: ".o_cti_call .o_cti_resume", run: "click" },
-        waitCall("CONNECTED", " .o_cti_hold"),
+        ...holdAndResume(),
         { content: "Hang up", trigger: ".o_cti_call .o_cti_hangup", run: "click" },
         {
             content: "The call ended from Odoo",
@@ -149,21 +181,7 @@ registry.category("web_tour.tours").add("cti_connector_transfer", {
         ...login(),
         ...dial("+49 89 555000"),
         waitCall("CONNECTED"),
-        { content: "Transfer", trigger: ".o_cti_call .o_cti_transfer", run: "click" },
-        {
-            content: "Look the colleague up",
-            trigger: ".o_cti_transfer_form input",
-            run: "edit Colleague",
-        },
-        {
-            content: "Pick the colleague's number",
-            trigger: ".o-autocomplete--dropdown-item:contains(Bob Colleague)",
-            run: "click",
-        },
-        {
-            content: "The field shows the colleague's number",
-            trigger: ".o_cti_transfer_form input:value(1002)",
-        },
+        ...chooseColleague(),
         {
             content: "Transfer to the chosen number",
             trigger: ".o_cti_transfer_confirm:enabled",
@@ -219,6 +237,119 @@ registry.category("web_tour.tours").add("cti_connector_no_account", {
             content: "No call button and no softphone",
             trigger:
                 "body:not(:has(.o_cti_call_button)):not(:has(.o_cti_softphone_toggler)) .o_form_view",
+        },
+    ],
+});
+
+function ensureSoftphoneOpen() {
+    return {
+        content: "The softphone is open (a screen pop may have moved the page)",
+        trigger: ".o_menu_systray .o_cti_softphone_toggler",
+        run: () => {
+            if (!document.querySelector(".o_cti_softphone")) {
+                document.querySelector(".o_menu_systray .o_cti_softphone_toggler").click();
+            }
+        },
+    };
+}
+
+function askFirst() {
+    return [
+        ...chooseColleague(),
+        { content: "Ask first", trigger: ".o_cti_transfer_ask:enabled", run: "click" },
+        {
+            content: "The colleague answers on a second line, which offers Complete",
+            trigger: ".o_cti_softphone .o_cti_call[data-status=CONNECTED]:has(.o_cti_complete)",
+            timeout: SIP_TIMEOUT,
+        },
+    ];
+}
+
+registry.category("web_tour.tours").add("cti_connector_ask_first", {
+    steps: () => [
+        ...login(),
+        signal("ring"),
+        ensureSoftphoneOpen(),
+        waitCall("RINGING", "[data-direction=INBOUND] .o_cti_call_name:contains(Far End GmbH)"),
+        signal("answer"),
+        waitCall("CONNECTED", "[data-direction=INBOUND] .o_cti_transfer"),
+        // Ask first, then go back to the caller: the second line ends, the call goes on.
+        ...askFirst(),
+        signal("screenshot"),
+        {
+            content: "Hang the second line up: back to the caller",
+            trigger: ".o_cti_call:has(.o_cti_complete) .o_cti_hangup",
+            run: "click",
+        },
+        {
+            content: "The second line ended as cancelled",
+            trigger: ".o_cti_softphone .o_cti_history_item[data-status=HANGUP][data-cause=cancelled]",
+            timeout: SIP_TIMEOUT,
+        },
+        waitCall("CONNECTED", "[data-direction=INBOUND] .o_cti_transfer"),
+        // Ask first again, and this time hand the caller over.
+        ...askFirst(),
+        {
+            content: "An integration's complete() of the held caller's call (not a second line) is an INFO",
+            trigger: ".o_cti_call[data-direction=INBOUND]",
+            run: async () => {
+                const infos = [];
+                const connector = new window.Cti.Connector({
+                    onMessage: (event) => event.name === "INFO" && infos.push(event),
+                });
+                const callId = document.querySelector(".o_cti_call[data-direction=INBOUND]")
+                    .dataset.callId;
+                await connector.complete(callId);
+                await connector._delivery; // events reach onMessage one after the other
+                connector.destroy();
+                if (infos.length !== 1) {
+                    throw new Error(`complete() of the caller's call: ${JSON.stringify(infos)}`);
+                }
+            },
+        },
+        { content: "Complete the transfer", trigger: ".o_cti_call .o_cti_complete", run: "click" },
+        {
+            content: "The caller went to the colleague",
+            trigger:
+                ".o_cti_softphone .o_cti_history_item[data-status=HANGUP][data-cause=transferred]",
+            timeout: SIP_TIMEOUT,
+        },
+        {
+            content: "No current call is left",
+            trigger: ".o_cti_softphone:not(:has(.o_cti_call))",
+            timeout: SIP_TIMEOUT,
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("cti_connector_answer_from_odoo", {
+    steps: () => [
+        ...login(),
+        {
+            content: "Close the panel: the call will show in the incoming call card",
+            trigger: ".o_menu_systray .o_cti_softphone_toggler",
+            run: "click",
+        },
+        { content: "The panel is closed", trigger: "body:not(:has(.o_cti_softphone))" },
+        signal("ring"),
+        {
+            content: "The card offers Answer: this phone takes the talk key",
+            trigger: ".o_cti_incoming_call_card[data-status=RINGING] .o_cti_incoming_call_answer",
+            timeout: SIP_TIMEOUT,
+            run: "click",
+        },
+        {
+            content: "The phone answered",
+            trigger: ".o_cti_incoming_call_card[data-status=CONNECTED]",
+            timeout: SIP_TIMEOUT,
+        },
+        signal("screenshot"),
+        ensureSoftphoneOpen(),
+        ...holdAndResume(),
+        {
+            content: "The caller hangs up",
+            trigger: ".o_cti_softphone .o_cti_history_item[data-status=HANGUP]:contains(Far End GmbH)",
+            timeout: SIP_TIMEOUT,
         },
     ],
 });
