@@ -1,8 +1,9 @@
 """What the Odoo tests that drive the real lab PBX share.
 
-A class gets a Kamailio (with SIPp as trunk and far end) for all its tests and a PBX record
-pointing at it; a test starts desk phones (baresip) and the service host as it needs them,
-and reads what the service sent to a user's browsers from the bus table.
+A class gets a lab PBX (Kamailio, or Asterisk for a class with ``LAB_PBX = "asterisk"``;
+SIPp as trunk and far end) for all its tests and a PBX record pointing at it; a test starts
+desk phones (baresip) and the service host as it needs them, and reads what the service sent
+to a user's browsers from the bus table.
 
 Concurrency in test mode: every cursor of the registry is the one test transaction, shared
 under a lock by ``registry.cursor()``. The service host's threads use that lock; the test
@@ -15,13 +16,14 @@ import logging
 import tempfile
 import threading
 import time
+import unittest
 
 from odoo.addons.bus.models.bus import dispatch
 from odoo.tests import HttpCase, new_test_user
 from odoo.tools import SQL
 
+from .. import lab
 from ..cti_engine import Reactor
-from ..pbx import lab
 from ..service.config import ServiceConfig
 from ..service.host import ServiceHost
 from .common import CTI_USER_GROUPS
@@ -30,24 +32,41 @@ from .common import CTI_USER_GROUPS
 class CtiLabCase(HttpCase):
     #: SIP users of the lab PBX: extension -> password
     LAB_USERS = {"1001": "lab-secret-1001", "1002": "lab-secret-1002"}
+    #: which lab PBX the class runs against: "kamailio" or "asterisk"
+    LAB_PBX = "kamailio"
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        if cls.LAB_PBX == "asterisk" and not lab.find_asterisk():
+            raise unittest.SkipTest(f"ASTERISK TESTS SKIPPED: {lab.ASTERISK_HINT}")
         cls.run_dir = tempfile.mkdtemp(prefix=f"cti-{cls.__name__}-")
         cls.sipp = lab.SippFactory(cls.run_dir)
         cls.addClassCleanup(cls.sipp.stop)
-        cls.kamailio = lab.Kamailio(
-            cls.run_dir, users=cls.LAB_USERS, gateway=cls.sipp.gateway
-        ).start()
-        cls.addClassCleanup(cls.kamailio.stop)
+        pbx_class = lab.Asterisk if cls.LAB_PBX == "asterisk" else lab.Kamailio
+        cls.lab_pbx = pbx_class(cls.run_dir, users=cls.LAB_USERS, gateway=cls.sipp.gateway).start()
+        cls.addClassCleanup(cls.lab_pbx.stop)
         cls.germany = cls.env.ref("base.de")
         cls.pbx = cls.env["cti.pbx"].create(
             {
                 "name": "Lab PBX",
-                "ws_url": cls.kamailio.ws_url,
-                "domain": cls.kamailio.domain,
+                "ws_url": cls.lab_pbx.ws_url,
+                "domain": cls.lab_pbx.domain,
                 "country_id": cls.germany.id,
+            }
+        )
+
+    @classmethod
+    def use_manager_interface(cls):
+        """The lab PBX record drives the lab Asterisk through its Manager Interface."""
+        cls.pbx.write(
+            {
+                "driver": "asterisk",
+                "ami_host": "127.0.0.1",
+                "ami_port": cls.lab_pbx.ami_port,
+                "ami_username": cls.lab_pbx.ami_user,
+                "ami_secret": cls.lab_pbx.ami_secret,
+                "ami_context": "internal",
             }
         )
 
@@ -71,7 +90,7 @@ class CtiLabCase(HttpCase):
         # A fresh PBX for each test, on the same ports: Kamailio keeps the dialogs of a call
         # an earlier test left half-closed (a phone stopped mid-call), and would report them
         # to this test's subscription as calls in progress.
-        self.kamailio.restart()
+        self.lab_pbx.restart()
         self.log_lines = []
         handler = logging.Handler(logging.DEBUG)
         handler.emit = lambda record: self.log_lines.append(handler.format(record))
@@ -86,7 +105,7 @@ class CtiLabCase(HttpCase):
             self.run_dir,
             extension,
             self.LAB_USERS[extension],
-            self.kamailio,
+            self.lab_pbx,
             auto_answer=auto_answer,
         ).start()
         self.addCleanup(phone.stop)
@@ -123,23 +142,30 @@ class CtiLabCase(HttpCase):
         rows = lab.wait_until(read, timeout, 0.1, "the calls logged")
         return [dict(zip(columns, row[:-1], strict=True)) for row in rows]
 
-    def cti_events(self, partner_id):
-        """The cti_connector/event payloads sent to a user (by their partner id) since the
-        test began."""
+    def bus_messages(self, notification_type):
+        """(channel, payload) of the bus notifications of ``notification_type`` written since
+        the test began, in order."""
         with self.registry.cursor() as cr:
             cr.execute(
                 "SELECT channel, message FROM bus_bus WHERE id > %s ORDER BY id",
                 (self.first_bus_id,),
             )
             rows = cr.fetchall()
-        events = []
+        messages = []
         for channel, message in rows:
             data = json.loads(message)
-            if data.get("type") != "cti_connector/event":
-                continue
-            if json.loads(channel)[1:] == ["res.partner", partner_id]:
-                events.append(data["payload"])
-        return events
+            if data.get("type") == notification_type:
+                messages.append((json.loads(channel), data["payload"]))
+        return messages
+
+    def cti_events(self, partner_id):
+        """The cti_connector/event payloads sent to a user (by their partner id) since the
+        test began."""
+        return [
+            payload
+            for channel, payload in self.bus_messages("cti_connector/event")
+            if channel[1:] == ["res.partner", partner_id]
+        ]
 
     def wait_for_event(self, partner_id, name, count=1, timeout=25):
         """The ``count``-th event ``name`` sent to a user, waiting for it."""

@@ -1,18 +1,39 @@
 from odoo import Command
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
 from .common import CtiCommon
 
-CTI_MODELS = ("cti.pbx", "cti.account", "cti.call", "cti.command")
+CTI_MODELS = (
+    "cti.pbx",
+    "cti.account",
+    "cti.call",
+    "cti.command",
+    "cti.rate.limit",
+    "cti.line.state",
+)
+# Models that store nothing (no table, no records): methods for the service only.
+CTI_ABSTRACT_MODELS = ("cti.push", "cti.notice", "cti.number.mixin")
 
 
 @tagged("post_install", "-at_install")
 class TestSecuritySetup(CtiCommon):
     def test_every_model_has_access_rules(self):
         models = self.env["ir.model"].search([("model", "=like", "cti.%")])
-        self.assertEqual(set(models.mapped("model")), set(CTI_MODELS))
-        for model in models:
+        self.assertEqual(set(models.mapped("model")), {*CTI_MODELS, *CTI_ABSTRACT_MODELS})
+        for name in CTI_ABSTRACT_MODELS:
+            self.assertTrue(self.env[name]._abstract, f"{name} stores records: give it rules")
+            cls = type(self.env[name])
+            public = [
+                attr
+                for attr in dir(cls)
+                if not attr.startswith("_")
+                and getattr(getattr(cls, attr), "__module__", "").startswith(
+                    "odoo.addons.cti_connector."
+                )
+            ]
+            self.assertEqual(public, [], f"{name} must offer nothing callable over RPC")
+        for model in models.filtered(lambda m: m.model in CTI_MODELS):
             with self.subTest(model=model.model):
                 self.assertTrue(
                     self.env["ir.model.access"].search([("model_id", "=", model.id)]),
@@ -45,8 +66,8 @@ class TestPbxAccess(CtiCommon):
     def test_manager_configures(self):
         Pbx = self.env["cti.pbx"].with_user(self.manager)
         pbx = Pbx.create({"name": "Branch", "ws_url": "ws://10.0.0.1:8088", "domain": "10.0.0.1"})
-        pbx.outbound_prefix = "0"
-        self.assertEqual(pbx.outbound_prefix, "0")
+        pbx.country_id = self.env.ref("base.fr")
+        self.assertEqual(pbx.country_id.code, "FR")
         pbx.unlink()
         self.assertFalse(pbx.exists())
 
@@ -64,10 +85,12 @@ class TestAccountAccess(CtiCommon):
         with self.assertRaises(AccessError):
             self.account_bob.with_user(self.alice).read(["username"])
 
-    def test_user_edits_own_credentials_only(self):
+    def test_user_edits_own_password_and_auto_login_only(self):
         own = self.account_alice.with_user(self.alice)
-        own.write({"username": "2011", "auto_login": True})
-        self.assertEqual(self.account_alice.username, "2011")
+        own.write({"password": "alice-2011", "auto_login": True})
+        self.assertTrue(self.account_alice.auto_login)
+        with self.assertRaises(AccessError):
+            own.write({"username": "2011"})
         with self.assertRaises(AccessError):
             own.write({"pbx_id": self.pbx.copy().id})
         with self.assertRaises(AccessError):
@@ -77,6 +100,19 @@ class TestAccountAccess(CtiCommon):
         with self.assertRaises(AccessError):
             self.account_bob.with_user(self.alice).write({"username": "2099"})
         self.assertEqual(self.account_bob.username, "2002")
+
+    def test_no_two_accounts_share_a_line(self):
+        Account = self.env["cti.account"].with_user(self.manager)
+        for values in ({"username": "2001"}, {"username": "2003", "auth_username": "2002"}):
+            with self.subTest(values=values), self.assertRaises(ValidationError):
+                Account.create({"user_id": self.plain.id, "pbx_id": self.pbx.id, **values})
+        with self.assertRaises(ValidationError):
+            self.account_bob.with_user(self.manager).write({"auth_username": "2001"})
+        other_pbx = self.pbx.copy()
+        account = Account.create(
+            {"user_id": self.plain.id, "pbx_id": other_pbx.id, "username": "2001"}
+        )
+        self.assertEqual(account.auth_username, "2001", "another PBX, another line")
 
     def test_user_cannot_create_or_delete_accounts(self):
         with self.assertRaises(AccessError):
@@ -158,28 +194,43 @@ class TestCallAccess(CtiCommon):
 
 @tagged("post_install", "-at_install")
 class TestCommandAccess(CtiCommon):
-    def test_user_sends_own_commands_only(self):
+    """Only the server writes the queue: the routes create a user's command as superuser
+    after validating it (``cti.command._cti_enqueue``); a user over the ORM or XML-RPC
+    creates, changes and deletes nothing, not even their own."""
+
+    def enqueue(self, user, name, payload=None):
+        account = self.env["cti.account"].search([("user_id", "=", user.id)])
+        return self.env["cti.command"].with_user(user)._cti_enqueue(account, name, payload)
+
+    def test_users_cannot_write_the_queue_through_the_orm(self):
         Command_ = self.env["cti.command"].with_user(self.alice)
-        command = Command_.create({"name": "call", "payload": {"destination": "+4930123456"}})
+        for vals in (
+            {"name": "call", "payload": [1]},
+            {"name": "call", "payload": {"destination": "+4930123456"}},
+            {"name": "call", "user_id": self.bob.id, "account_id": self.account_bob.id},
+        ):
+            with self.subTest(vals=vals), self.assertRaises(AccessError):
+                Command_.create(vals)
+        command = self.enqueue(self.alice, "call", {"destination": "+4930123456"})
         self.assertEqual(command.user_id, self.alice)
         self.assertEqual(command.account_id, self.account_alice)
         self.assertEqual(command.state, "pending")
         with self.assertRaises(AccessError):
-            Command_.create(
-                {"name": "call", "user_id": self.bob.id, "account_id": self.account_bob.id}
-            )
-        with self.assertRaises(AccessError):
             command.write({"state": "done"})
+        with self.assertRaises(AccessError):
+            command.write({"payload": [1]})
+        with self.assertRaises(AccessError):
+            command.unlink()
 
     def test_user_reads_only_own_commands(self):
-        bob_command = self.env["cti.command"].with_user(self.bob).create({"name": "login"})
-        alice_command = self.env["cti.command"].with_user(self.alice).create({"name": "login"})
+        bob_command = self.enqueue(self.bob, "hold")
+        alice_command = self.enqueue(self.alice, "hold")
         self.assertEqual(self.env["cti.command"].with_user(self.alice).search([]), alice_command)
         with self.assertRaises(AccessError):
             bob_command.with_user(self.alice).read(["state"])
 
-    def test_manager_reads_all_but_sends_only_own(self):
-        bob_command = self.env["cti.command"].with_user(self.bob).create({"name": "logout"})
+    def test_manager_reads_and_purges_all_but_sends_nothing_directly(self):
+        bob_command = self.enqueue(self.bob, "resume")
         Command_ = self.env["cti.command"].with_user(self.manager)
         self.assertIn(bob_command, Command_.search([]))
         with self.assertRaises(AccessError):
@@ -193,5 +244,5 @@ class TestCommandAccess(CtiCommon):
         for user in (self.plain, self.portal):
             with self.subTest(user=user.login), self.assertRaises(AccessError):
                 self.env["cti.command"].with_user(user).create(
-                    {"name": "login", "account_id": self.account_alice.id}
+                    {"name": "hold", "account_id": self.account_alice.id}
                 )

@@ -270,7 +270,7 @@ class TestCallScenarios(CallLogCommon):
 
     def test_own_phone_never_answered_is_cancelled(self):
         data = outbound("out-own-phone", partnerId=self.customer.id)
-        cancel = dict(data, cause="not answered on your phone")
+        cancel = dict(data, cause="phone not answered")
         call = self.play(self.alice, [("INITIAL", data, 0), ("CANCEL", cancel, 30)])
         self.assertEqual(call.status, "cancelled")
         self.assertEqual(len(self.done_calls(self.customer)), 1)
@@ -294,6 +294,35 @@ class TestRecordEvent(CallLogCommon):
         self.assertEqual(self.calls_of("in-doubled"), call)
         self.assertEqual((call.status, call.ring_duration, call.duration), ("answered", 6, 60))
         self.assertEqual(len(self.done_calls(self.customer)), 1)
+
+    def test_calls_in_progress_are_handed_to_the_next_agent(self):
+        """A service restart mid-call: the new agent gets the calls still open in the log,
+        so that a PBX without per-call ids continues them under the same id."""
+        ringing, talking, ended = inbound("open-1"), outbound("open-2"), inbound("ended-3")
+        self.play(self.alice, [("RINGING", ringing, 0), ("RINGING", talking, 5)])
+        self.play(self.alice, [("CONNECTED", talking, 9), ("RINGING", ended, 10)])
+        self.play(self.alice, [("CANCEL", dict(ended, cause="missed"), 20)])
+        open_calls = self.env["cti.call"]._cti_open_calls(self.alice | self.bob)
+        mine = [c for c in open_calls[self.alice.id] if c["id"] in ("open-1", "open-2", "ended-3")]
+        self.assertEqual(
+            mine,
+            [
+                {
+                    "id": "open-1",
+                    "direction": "INBOUND",
+                    "source": CUSTOMER,
+                    "destination": "2001",
+                    "status": "RINGING",
+                },
+                {
+                    "id": "open-2",
+                    "direction": "OUTBOUND",
+                    "source": "2001",
+                    "destination": CUSTOMER,
+                    "status": "CONNECTED",
+                },
+            ],
+        )
 
     def test_a_second_final_event_changes_nothing(self):
         data = inbound("in-two-ends", partnerId=self.customer.id)
@@ -357,9 +386,10 @@ class TestRecordEvent(CallLogCommon):
             ("outbound", "no answer"): "cancelled",
             ("outbound", "cancelled"): "cancelled",
             ("outbound", "terminated"): "cancelled",
-            ("outbound", "your phone is busy"): "cancelled",
-            ("outbound", "declined on your phone"): "cancelled",
-            ("outbound", "not answered on your phone"): "cancelled",
+            ("outbound", "phone busy"): "cancelled",
+            ("outbound", "phone declined"): "cancelled",
+            ("outbound", "phone not answered"): "cancelled",
+            ("outbound", "phone unreachable"): "cancelled",
             ("outbound", "not found"): "failed",
             ("outbound", "failed (503)"): "failed",
             ("outbound", "ended while the connection was down"): "failed",

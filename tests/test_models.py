@@ -19,12 +19,9 @@ class TestPbx(CtiCommon):
             with self.subTest(url=url), self.assertRaises(ValidationError):
                 self.pbx.ws_url = url
 
-    def test_domain_and_prefix_are_checked(self):
+    def test_domain_is_checked(self):
         with self.assertRaises(ValidationError):
             self.pbx.domain = "example.com>\r\nVia: x"
-        with self.assertRaises(ValidationError):
-            self.pbx.outbound_prefix = "0 or 9"
-        self.pbx.outbound_prefix = "9"
 
     def test_defaults(self):
         pbx = self.env["cti.pbx"].create({"name": "P", "ws_url": "ws://pbx", "domain": "pbx"})
@@ -41,6 +38,14 @@ class TestAccount(CtiCommon):
             self.env["cti.account"].create(
                 {"user_id": self.alice.id, "pbx_id": self.pbx.id, "username": "2009"}
             )
+
+    def test_the_pbx_settings_reach_the_agent(self):
+        config = self.account_alice._cti_agent_config()
+        self.assertEqual(config["subscribe_expires"], 600)
+        self.pbx.register_expires = 120
+        self.assertEqual(self.account_alice._cti_agent_config()["subscribe_expires"], 120)
+        with self.assertRaises(ValidationError):
+            self.pbx.register_expires = 30
 
     def test_auth_username_defaults_to_username(self):
         self.assertEqual(self.account_alice.auth_username, "2001")
@@ -114,16 +119,31 @@ class TestCall(CtiCommon):
 class TestCommand(CtiCommon):
     def test_defaults(self):
         before = fields.Datetime.now()
-        command = self.env["cti.command"].with_user(self.bob).create({"name": "answer"})
+        command = self.env["cti.command"].create({"name": "answer", "user_id": self.bob.id})
         self.assertEqual(command.account_id, self.account_bob)
         self.assertEqual(command.state, "pending")
         self.assertGreater(command.expire_date, before)
         self.assertLessEqual(command.expire_date, before + timedelta(minutes=1))
 
+    def test_state_and_expiry_are_the_servers(self):
+        now = fields.Datetime.now()
+        command = self.env["cti.command"].create(
+            {
+                "name": "call",
+                "user_id": self.bob.id,
+                "state": "claimed",
+                "result": "forged",
+                "expire_date": now + timedelta(days=365),
+            }
+        )
+        self.assertEqual(command.state, "pending")
+        self.assertFalse(command.result)
+        self.assertLessEqual(command.expire_date, now + timedelta(seconds=31))
+
     def test_only_through_own_account(self):
         with self.assertRaises(ValidationError):
-            self.env["cti.command"].with_user(self.alice).create(
-                {"name": "call", "account_id": self.account_bob.id}
+            self.env["cti.command"].create(
+                {"name": "call", "user_id": self.alice.id, "account_id": self.account_bob.id}
             )
 
     def test_autovacuum_expires_and_purges(self):
@@ -141,13 +161,9 @@ class TestCommand(CtiCommon):
             {"name": "call", "user_id": self.alice.id, "account_id": self.account_alice.id}
         )
         old = Command.create(
-            {
-                "name": "login",
-                "user_id": self.alice.id,
-                "account_id": self.account_alice.id,
-                "state": "done",
-            }
+            {"name": "answer", "user_id": self.alice.id, "account_id": self.account_alice.id}
         )
+        old.state = "done"
         self.env.cr.execute(
             "UPDATE cti_command SET create_date = %s WHERE id = %s",
             [now - timedelta(days=2), old.id],

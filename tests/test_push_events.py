@@ -1,4 +1,4 @@
-"""The push transaction of the service host (``cti.account._cti_handle_events``): what a
+"""The push transaction of the service host (``cti.push._cti_handle_events``): what a
 burst of events writes to the bus, and who each call is said to be with."""
 
 import json
@@ -6,7 +6,7 @@ import json
 from odoo.addons.bus.models.bus import json_dump
 from odoo.tests import tagged
 
-from ..models.cti_account import PushMemory
+from ..service.push_memory import PushMemory
 from .common import CtiCommon
 
 NUMBER = "+49 30 5550 1234"
@@ -41,7 +41,7 @@ class TestPushEvents(CtiCommon):
         )
 
     def push(self, events, memory):
-        return self.env["cti.account"]._cti_handle_events(events, memory)
+        return self.env["cti.push"]._cti_handle_events(events, memory)
 
     def bus_payloads(self, user):
         rows = self.env["bus.bus"].search(
@@ -66,6 +66,8 @@ class TestPushEvents(CtiCommon):
             [
                 (self.env.cr.dbname, "res.partner", self.alice.partner_id.id),
                 (self.env.cr.dbname, "res.partner", self.bob.partner_id.id),
+                # their line states, once for their company's colleagues (test_line_state)
+                (self.env.cr.dbname, "res.company", self.env.company.id, "cti_line"),
             ],
         )
         self.assertEqual(self.bus_payloads(self.alice), [to_alice])
@@ -128,3 +130,22 @@ class TestPushEvents(CtiCommon):
         to_bob = ringing("c-4")
         self.push([(self.bob.id, to_bob, "ready")], memory)
         self.assertEqual(to_bob["call"]["partnerId"], self.client.id)
+
+    def test_a_logged_partner_the_user_may_not_read_is_not_pushed(self):
+        """A call already in the log (a restart, another node) is linked to a partner the
+        user cannot read (e.g. found through a lead's contact): its events name nobody."""
+        self.create_call(
+            self.bob, "c-logged", direction="inbound", source=NUMBER, partner_id=self.client.id
+        )
+        event = ringing("c-logged", name="CONNECTED")
+        self.push([(self.bob.id, event, "ready")], PushMemory())
+        self.assertFalse(event["call"].get("partnerId"))
+        self.assertFalse(event["call"].get("partnerName"))
+        self.assertNotIn("Branch Client", json.dumps(self.bus_payloads(self.bob)))
+        # ... while the user who may read it gets the name, as before.
+        self.create_call(
+            self.alice, "c-logged", direction="inbound", source=NUMBER, partner_id=self.client.id
+        )
+        event = ringing("c-logged", name="CONNECTED")
+        self.push([(self.alice.id, event, "ready")], PushMemory())
+        self.assertEqual(event["call"]["partnerName"], "Branch Client")

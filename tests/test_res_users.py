@@ -17,15 +17,24 @@ class TestPreferences(CtiCommon):
 
     def test_user_edits_own_settings(self):
         self.alice.with_user(self.alice).write(
-            {"cti_username": "2021", "cti_auto_login": True, "cti_password": "alice-new"}
+            {"cti_auto_login": True, "cti_password": "alice-new"}
         )
-        self.assertEqual(self.account_alice.username, "2021")
         self.assertTrue(self.account_alice.auto_login)
-        self.assertEqual(self.account_alice.password, "alice-new")
+        self.assertEqual(self.account_alice._cti_stored_password(), "alice-new")
+
+    def test_user_cannot_point_the_agent_at_another_line(self):
+        # The extension decides whose calls the agent watches and controls: a manager's.
+        with self.assertRaises(AccessError):
+            self.alice.with_user(self.alice).write({"cti_username": "2002"})
+        for values in ({"username": "2002"}, {"auth_username": "2002"}):
+            with self.subTest(values=values), self.assertRaises(AccessError):
+                self.account_alice.with_user(self.alice).write(values)
+        self.assertEqual(self.account_alice.username, "2001")
+        self.assertEqual(self.account_alice.auth_username, "2001")
 
     def test_empty_password_keeps_the_current_one(self):
-        self.alice.with_user(self.alice).write({"cti_password": False, "cti_username": "2031"})
-        self.assertEqual(self.account_alice.password, "alice-sip-secret")
+        self.alice.with_user(self.alice).write({"cti_password": False, "cti_auto_login": True})
+        self.assertEqual(self.account_alice._cti_stored_password(), "alice-sip-secret")
 
     def test_nobody_else_sets_my_password(self):
         user_admin = new_test_user(
@@ -34,7 +43,7 @@ class TestPreferences(CtiCommon):
         for user in (self.bob, user_admin):
             with self.subTest(user=user.login), self.assertRaises(AccessError):
                 self.alice.with_user(user).write({"cti_password": "hijacked"})
-        self.assertEqual(self.account_alice.password, "alice-sip-secret")
+        self.assertEqual(self.account_alice._cti_stored_password(), "alice-sip-secret")
 
     def test_preferences_form(self):
         view = self.env.ref("base.view_users_form_simple_modif")
@@ -47,7 +56,7 @@ class TestPreferences(CtiCommon):
     def test_users_without_account(self):
         values = self.plain.with_user(self.plain).read(["cti_account_id", "cti_username"])[0]
         self.assertFalse(values["cti_account_id"])
-        self.plain.with_user(self.plain).write({"cti_username": "2099"})
+        self.plain.with_user(self.plain).write({"cti_auto_login": True})
         self.assertFalse(self.env["cti.account"].search([("user_id", "=", self.plain.id)]))
 
 

@@ -51,6 +51,29 @@ class TestRoutes(HttpCase):
         self.assertEqual(len(self.commands()), 5)
         self.assertEqual(self.commands().mapped("payload")[0]["destination"], "+49301234000")
 
+    def test_logins_and_commands_are_rate_limited(self):
+        self.authenticate(self.alice.login, self.alice.login)
+        results = [
+            self.make_jsonrpc_request("/cti/logout" if i % 2 == 0 else "/cti/login", {})
+            for i in range(11)
+        ]
+        self.assertEqual([r.get("queued", False) for r in results], [True] * 10 + [False])
+        self.assertIn("Too many logins", results[-1]["message"])
+        # Logging in while logged in costs nothing and changes nothing.
+        self.account.invalidate_recordset(["session_wanted"])
+        self.assertTrue(self.account.session_wanted)
+        for _i in range(5):
+            self.assertEqual(self.make_jsonrpc_request("/cti/login", {}), {"queued": True})
+        results = [
+            self.make_jsonrpc_request("/cti/hold", {"callId": f"call-{i}"}) for i in range(40)
+        ]
+        queued = [bool(r.get("queued")) for r in results]
+        # 30 at once, then one a second earned back: most of the next ten are refused.
+        self.assertEqual(queued[:30], [True] * 30)
+        self.assertGreaterEqual(queued[30:].count(False), 5)
+        self.assertIn("Too many requests", results[queued.index(False)]["message"])
+        self.assertEqual(len(self.commands()), queued.count(True))
+
     def test_web_login_starts_the_cti_session_but_an_rpc_login_does_not(self):
         self.account.write({"auto_login": True, "session_wanted": False})
         uid = self.xmlrpc_common.authenticate(
@@ -82,3 +105,25 @@ class TestRoutes(HttpCase):
         result = self.make_jsonrpc_request("/cti/call", {"destination": "+4930123456"})
         self.assertEqual(result["name"], "ERROR")
         self.assertFalse(self.commands())
+
+    def test_transfer_targets_are_checked_before_anything_is_queued(self):
+        self.authenticate(self.alice.login, self.alice.login)
+        for bad in ("sip:1002@evil.example", "1002\r\nAction: Hangup", "abc", "1" * 40, 42):
+            result = self.make_jsonrpc_request(
+                "/cti/transfer", {"callId": "abc123", "destination": bad, "askFirst": True}
+            )
+            self.assertEqual(result["name"], "ERROR", bad)
+        self.assertFalse(self.commands())
+        ask = self.make_jsonrpc_request(
+            "/cti/transfer", {"callId": "abc123", "destination": "1002", "askFirst": True}
+        )
+        self.assertTrue(ask["queued"])
+        done = self.make_jsonrpc_request("/cti/complete", {"callId": "abc123"})
+        self.assertTrue(done["queued"])
+        self.assertEqual(
+            [(c.name, c.payload) for c in self.commands().sorted("id")],
+            [
+                ("transfer", {"callId": "abc123", "destination": "1002", "askFirst": True}),
+                ("complete", {"callId": "abc123"}),
+            ],
+        )

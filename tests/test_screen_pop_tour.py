@@ -203,7 +203,7 @@ class TestScreenPopTour(CtiLabCase, WebsocketCase):
 
     def ring(self):
         """SIPp calls the user's extension; called when the tour asks for it."""
-        call = self.sipp.uac(self.kamailio, "1001", caller=self.caller, cancel_after_s=6)
+        call = self.sipp.uac(self.lab_pbx, "1001", caller=self.caller, cancel_after_s=6)
         self.calls.append(call)
 
     def wait_for_callers(self):

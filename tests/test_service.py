@@ -25,6 +25,7 @@ LOGGED_COLUMNS = (
 )
 
 CALLER = "+4930123456"
+OTHER_CALLERS = ("+4940555111", "+4940555222")
 
 
 @tagged("post_install", "-at_install")
@@ -39,6 +40,10 @@ class TestService(CtiLabCase):
             {"name": "Erika Mustermann", "phone": "030 123456", "country_id": cls.germany.id}
         )
         cls.far_partner = cls.env["res.partner"].create({"name": "Far End GmbH"})
+        cls.other_partner_ids = [
+            cls.env["res.partner"].create({"name": f"Caller {number}", "phone": number}).id
+            for number in OTHER_CALLERS
+        ]
 
     def setUp(self):
         super().setUp()
@@ -120,7 +125,7 @@ class TestService(CtiLabCase):
 
     def test_inbound_call_events(self):
         self.login(self.alice)
-        caller = self.sipp.uac(self.kamailio, "1001", caller=CALLER, talk_s=3)
+        caller = self.sipp.uac(self.lab_pbx, "1001", caller=CALLER, talk_s=3)
         self.phone.wait_event("CALL_INCOMING")
         ringing = self.wait_for(self.alice, "RINGING")
         time.sleep(2)
@@ -177,9 +182,46 @@ class TestService(CtiLabCase):
         self.assertAlmostEqual(calls[0]["duration"], 2, delta=1)
         self.assertEqual(self.call_activities("res.partner", self.far_partner.id), (1, 0))
 
+    def test_three_inbound_calls_each_logged_with_its_partner(self):
+        """Calls in a row from different numbers: each its own log row, activity and
+        partner (on Asterisk every call used to carry the first one's id)."""
+        self.login(self.alice)
+        callers = [CALLER, *OTHER_CALLERS]
+        partner_ids = [self.caller_partner.id, *self.other_partner_ids]
+        for index, number in enumerate(callers):
+            since = len(self.phone.event_types())
+            caller = self.sipp.uac(self.lab_pbx, "1001", caller=number, talk_s=1)
+            self.phone.wait_event("CALL_INCOMING", since=since)
+            ringing = self.wait_for(self.alice, "RINGING", index + 1)
+            self.assertEqual(ringing["call"]["partnerId"], partner_ids[index])
+            time.sleep(0.5)
+            self.phone.answer()
+            self.wait_for(self.alice, "HANGUP", index + 1)
+            self.assertEqual(caller.wait(), 0)
+            self.phone.wait_event("CALL_CLOSED", since=since)
+        calls = self.logged_calls(self.alice)
+        self.assertEqual(len(calls), 3)
+        self.assertEqual(sorted(c["partner_id"] for c in calls), sorted(partner_ids))
+        self.assertEqual({c["status"] for c in calls}, {"answered"})
+        for partner_id in partner_ids:
+            self.assertEqual(self.call_activities("res.partner", partner_id), (1, 0))
+
+    def test_call_dialled_on_the_desk_phone_is_logged(self):
+        self.login(self.alice)
+        far = self.sipp.uas("answer", ring_s=0.5, hangup_after_s=2)
+        self.phone.dial(self.lab_pbx.aor("+4989555000"))
+        self.wait_for(self.alice, "HANGUP")
+        self.assertEqual(far.wait(), 0)
+        self.assertEqual(
+            self.names(self.alice, calls_only=True), ["RINGING", "CONNECTED", "HANGUP"]
+        )
+        calls = self.logged_calls(self.alice)
+        self.assertEqual([(c["direction"], c["status"]) for c in calls], [("outbound", "answered")])
+        self.assertAlmostEqual(calls[0]["duration"], 2, delta=1.5)
+
     def test_missed_call_leaves_a_call_back(self):
         self.login(self.alice)
-        caller = self.sipp.uac(self.kamailio, "1001", caller=CALLER, cancel_after_s=2)
+        caller = self.sipp.uac(self.lab_pbx, "1001", caller=CALLER, cancel_after_s=2)
         final = self.wait_for(self.alice, "CANCEL")
         caller.wait()
         self.assertEqual(final["call"]["cause"], "missed")
@@ -224,7 +266,7 @@ class TestService(CtiLabCase):
     def test_foreign_call_id_changes_nothing(self):
         self.login(self.alice)
         self.login(self.bob)
-        caller = self.sipp.uac(self.kamailio, "1001", caller=CALLER, cancel_after_s=4)
+        caller = self.sipp.uac(self.lab_pbx, "1001", caller=CALLER, cancel_after_s=4)
         ringing = self.wait_for(self.alice, "RINGING")
         result = self.rpc(self.bob, "/cti/terminate", callId=ringing["call"]["id"])
         self.assertTrue(result["queued"])
@@ -236,7 +278,7 @@ class TestService(CtiLabCase):
 
     def test_stale_command_expires_instead_of_calling_late(self):
         self.login(self.alice)
-        invites = self.kamailio.log_text().count("REQ INVITE")
+        invites = self.lab_pbx.requests_received("INVITE")
         with self.registry.cursor() as cr:
             env = self.env(cr=cr)
             account = env["cti.account"].search([("user_id", "=", self.alice.id)])
@@ -256,7 +298,7 @@ class TestService(CtiLabCase):
             cr.execute("SELECT state FROM cti_command WHERE id = %s", (command_id,))
             self.assertEqual(cr.fetchone()[0], "expired")
         time.sleep(1)
-        self.assertEqual(self.kamailio.log_text().count("REQ INVITE"), invites)
+        self.assertEqual(self.lab_pbx.requests_received("INVITE"), invites)
         self.assertEqual(self.names(self.alice, calls_only=True), [])
 
     def test_bad_input_is_refused_at_once(self):
@@ -273,3 +315,13 @@ class TestService(CtiLabCase):
         result = self.rpc(self.nobody, "/cti/login")
         self.assertEqual(result["name"], "ERROR")
         self.assertIn("no CTI account", result["message"])
+
+
+@tagged("post_install", "-at_install")
+class TestServiceAsterisk(TestService):
+    """Every scenario above against Asterisk 22, whose dialog events come from the
+    extension's device state (lab/conf/asterisk, README "PBX setup")."""
+
+    LAB_PBX = "asterisk"
+    # Odoo's loader collects only a class's own test methods unless told otherwise.
+    allow_inherited_tests_method = True

@@ -1,6 +1,8 @@
 import json
+import os
 
 from odoo.tests import HttpCase, tagged
+from odoo.tools.misc import file_path
 
 from .common import create_cti_accounts, create_cti_users
 
@@ -28,3 +30,35 @@ class TestSessionInfo(HttpCase):
                 self.assertEqual(response.json()["result"]["uid"], user.id)
                 self.assertNotIn("alice-sip-secret", response.text)
                 self.assertNotIn("bob-sip-secret", response.text)
+
+    def test_the_web_client_gets_the_shared_terms(self):
+        """The terms the engine defines reach the web client once, with the session state
+        labels in the user's language; no JavaScript file keeps a copy of those lists."""
+        user = self.users["alice"]
+        self.authenticate(user.login, user.login + "x" * (8 - len(user.login)))
+        response = self.url_open(
+            "/web/session/get_session_info",
+            data=json.dumps({"jsonrpc": "2.0", "method": "call", "params": {}}),
+            headers={"Content-Type": "application/json"},
+        )
+        terms = response.json()["result"]["cti_vocabulary"]
+        self.assertEqual(terms["finalEvents"], ["HANGUP", "CANCEL"])
+        self.assertEqual(terms["callEvents"][:3], ["INITIAL", "ACCEPTED", "RINGING"])
+        self.assertEqual(
+            terms["controls"], ["answer", "terminate", "hold", "transfer", "consult", "complete"]
+        )
+        self.assertEqual(set(terms["sessionStateLabels"]), set(terms["sessionStates"]))
+        self.assertEqual(terms["sessionStateLabels"]["failed"], "Failed")
+        static = file_path("cti_connector/static/src")
+        for folder, _dirs, files in os.walk(static):
+            for name in files:
+                if not name.endswith(".js") or name == "vocabulary.js":
+                    continue
+                with open(os.path.join(folder, name), encoding="utf-8") as file:
+                    source = file.read()
+                for copy in (
+                    '["HANGUP", "CANCEL"]',
+                    '"reconnecting", "failed"',
+                    '"answered", "transferred"',
+                ):
+                    self.assertNotIn(copy, source, f"{name} copies a list of vocabulary.js")

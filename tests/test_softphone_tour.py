@@ -17,11 +17,12 @@ from odoo.addons.bus.tests.common import WebsocketCase
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
-from ..pbx import lab
+from .. import lab
 from .common import CTI_USER_GROUPS
 from .lab_case import CtiLabCase
 
 TOUR_TIMEOUT = 180
+FAR_END = "+4989555000"  # Far End GmbH's number, 089 555000 in Germany
 SIGNAL_PREFIX = "cti_tour:"
 
 
@@ -51,6 +52,8 @@ class SoftphoneTourCase(CtiLabCase, WebsocketCase):
         self.host = None
         self.screenshot = None
         self.signal_errors = []
+        self.caller = None  # the SIPp caller a "ring" signal starts, with these options:
+        self.caller_options = {"until_bye": True}
         self.listen_to_tours()
         self.wake_websockets()
 
@@ -79,6 +82,10 @@ class SoftphoneTourCase(CtiLabCase, WebsocketCase):
             # Only once the browser is logged in: while the host runs, the test thread
             # keeps off the shared test cursor, which the browser's login uses.
             self.host = self.start_service()
+        elif action == "ring":
+            # The Far End GmbH calls alice's extension from the PSTN.
+            self.caller = self.sipp.uac(self.lab_pbx, "1001", caller=FAR_END, **self.caller_options)
+            self.addCleanup(self.caller.stop)
         elif action == "answer":
             threading.Thread(target=self.answer_desk_phone, daemon=True).start()
         elif action == "screenshot":
@@ -155,11 +162,35 @@ class TestSoftphoneTour(SoftphoneTourCase):
         self.assertEqual(events[-1][0], "HANGUP")
         self.assertEqual(events[-1][1]["cause"], "transferred")
 
+    def test_answer_and_hold_with_the_phones_keys(self):
+        """A desk phone that takes remote-control keys (a SIPp one, as Yealink or Polycom
+        phones do): the incoming call card's Answer picks it up, the softphone holds and
+        resumes it; the caller hangs up."""
+        phone = self.sipp.remote_control_phone(self.lab_pbx, "1001", self.LAB_USERS["1001"])
+        self.addCleanup(phone.stop)
+        self.caller_options = {"talk_s": 8}
+        self.run_tour("cti_connector_answer_from_odoo", "/odoo")
+        self.assertEqual(self.caller.wait(timeout=20), 0, self.caller.output())
+        self.assertEqual(
+            [name for name, _call in self.call_events(self.alice)],
+            ["RINGING", "CONNECTED", "ON_HOLD", "CONNECTED", "HANGUP"],
+        )
+        keys = [
+            line.split(":", 1)[1].strip()
+            for line in phone.messages().splitlines()
+            if line.startswith("Event:")
+        ]
+        self.assertEqual(keys, ["talk", "hold", "talk"])
+        self.assertEqual(
+            self.finished_calls(self.alice, ["status", "partner_id"]),
+            [{"status": "answered", "partner_id": self.far_partner.id}],
+        )
+
     def test_invalid_number_places_no_call(self):
         self.desk_phone = self.start_phone("1001")
-        invites = self.kamailio.log_text().count("REQ INVITE")
+        invites = self.lab_pbx.requests_received("INVITE")
         self.run_tour("cti_connector_invalid_number", self.partner_url(self.far_partner))
-        self.assertEqual(self.kamailio.log_text().count("REQ INVITE"), invites)
+        self.assertEqual(self.lab_pbx.requests_received("INVITE"), invites)
         self.assertEqual(self.call_events(self.alice), [])
         with self.registry.cursor() as cr:
             cr.execute("SELECT name FROM cti_command WHERE user_id = %s", (self.alice.id,))
@@ -198,4 +229,49 @@ class TestSoftphoneSmallScreen(SoftphoneTourCase):
             [name for name, call in self.call_events(self.alice)],
             ["INITIAL", "ACCEPTED", "RINGING", "CONNECTED", "ON_HOLD", "CONNECTED", "HANGUP"],
         )
+        self.assertTrue(self.screenshot.result(timeout=10)["data"])
+
+
+@tagged("post_install", "-at_install")
+class TestSoftphoneTourAsterisk(SoftphoneTourCase):
+    """The transfer chooser's ask-first flow on an inbound call, on Asterisk with its
+    Manager Interface: the call the desk phone answered is put through to a colleague after
+    a second line to them, once cancelled (back to the caller), then completed."""
+
+    LAB_PBX = "asterisk"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.use_manager_interface()
+
+    def bridged_with_caller(self, extension):
+        """Whether Asterisk bridges ``extension``'s phone with the PSTN caller."""
+        bridges = {}
+        for line in self.lab_pbx.cli("core show channels concise").splitlines():
+            fields = line.split("!")
+            if len(fields) > 12 and fields[12]:
+                bridges.setdefault(fields[12], []).append(fields[0])
+        return any(
+            any(name.startswith(f"PJSIP/{extension}-") for name in names)
+            and any(name.startswith("PJSIP/gateway-") for name in names)
+            for names in bridges.values()
+        )
+
+    def test_ask_first_transfer_of_an_inbound_call(self):
+        self.desk_phone = self.start_phone("1001")
+        colleague = self.start_phone("1002", auto_answer=True)
+        self.run_tour("cti_connector_ask_first", "/odoo")
+        lab.wait_until(lambda: self.bridged_with_caller("1002"), 10, what="caller to colleague")
+        colleague.hangup()
+        self.assertEqual(self.caller.wait(timeout=20), 0, self.caller.output())
+        ended = [call for name, call in self.call_events(self.alice) if name == "HANGUP"]
+        self.assertEqual(
+            [call["cause"] for call in ended], ["cancelled", "transferred", "transferred"]
+        )
+        inbound = [call for call in ended if call["direction"] == "INBOUND"]
+        self.assertEqual(len(inbound), 1)
+        self.assertEqual(inbound[0]["transferredTo"], "1002")
+        self.assertEqual(inbound[0]["source"], FAR_END)
+        self.assertIsNotNone(self.screenshot, "the tour asked for no screenshot")
         self.assertTrue(self.screenshot.result(timeout=10)["data"])

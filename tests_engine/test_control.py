@@ -5,7 +5,7 @@ import time
 
 from conftest import ready_agent
 
-from pbx.lab import wait_until
+from lab import wait_until
 
 FAR_END = "+4989555000"
 
@@ -34,7 +34,7 @@ def test_hold_and_resume(agent_factory, baresip_factory, sipp, kamailio):
     invites = _invites(far.messages())
     assert len(invites) == 2 and "a=sendonly" in invites[1]
     agent.hold(call_id)
-    assert "already on hold" in events.wait_for("INFO")["message"]
+    assert events.wait_for("INFO")["code"] == "already_on_hold"
 
     agent.resume(call_id)
     events.wait_for("CONNECTED", count=2)
@@ -107,7 +107,7 @@ def test_transfer_to_invalid_destination_sends_nothing(
     time.sleep(0.5)
     invites = kamailio.log_text().count("REQ INVITE")
     agent.transfer(call_id, "sip:evil@example.com")
-    assert events.wait_for("ERROR")["message"]
+    assert events.wait_for("ERROR")["code"] == "number_not_a_number"
     time.sleep(0.5)
     assert kamailio.log_text().count("REQ INVITE") == invites
     assert events.names(call_only=True)[-1] == "CONNECTED"
@@ -133,8 +133,8 @@ def test_terminate_observed_call_asks_the_phone_to_hand_it_over(
     call_id = events.wait_for("CONNECTED")["call"]["id"]
     agent.terminate(call_id)
     info = events.wait_for("INFO")
-    assert "hang up on your phone" in info["message"]
-    assert "420" in info["message"]
+    assert info["code"] in ("cannot_end_refused", "cannot_end_both_refused")
+    assert "420" in info["params"]["status"]
     log = kamailio.log_text()
     assert "REQ INVITE sip:1001@pbx.test from ws:" in log
     time.sleep(0.5)
@@ -266,9 +266,51 @@ def test_terminate_ringing_inbound_call_is_info_and_sends_nothing(
     invites = kamailio.log_text().count("REQ INVITE")
     agent.terminate(ringing["call"]["id"])
     info = events.wait_for("INFO")
-    assert "decline it on your phone" in info["message"]
+    assert info["code"] == "ringing_cannot_end"
     time.sleep(0.5)
     assert kamailio.log_text().count("REQ INVITE") == invites
     assert events.wait_for("CANCEL", timeout=20)["call"]["cause"] == "missed"
     caller.wait()
     assert events.names(call_only=True) == ["RINGING", "CANCEL"]
+
+
+def test_controls_over_sip_follow_what_the_phone_accepts(
+    agent_factory, baresip_factory, sipp, kamailio
+):
+    """SIP only (Kamailio): a ringing inbound call offers nothing (baresip takes neither a
+    remote answer nor a Replaces of a call it did not start); answered, Hang up and Transfer
+    by Replaces are offered (towards the phone, then the caller's side) until both refused
+    (baresip 420, this SIPp caller a 200 without a dialog), and then no more; a
+    click-to-call offers everything the agent does itself."""
+    phone = baresip_factory("1001")
+    agent, events = ready_agent(agent_factory)
+    caller = sipp.uac(kamailio, "1001", caller=CALLER, talk_s=3)
+    phone.wait_event("CALL_INCOMING")
+    assert events.wait_for("RINGING")["call"]["controls"] == []
+    phone.answer()
+    connected = events.wait_for("CONNECTED")
+    assert connected["call"]["controls"] == ["terminate", "transfer"]
+    agent.terminate(connected["call"]["id"])
+    info = events.wait_for("INFO")
+    assert info["code"] == "cannot_end_both_refused" and "420" in info["params"]["status"]
+    assert events.wait_for("HANGUP", timeout=20)["call"]["controls"] == []
+    caller.wait()
+    phone.wait_event("CALL_CLOSED")
+    since = len(phone.event_types())
+    caller = sipp.uac(kamailio, "1001", caller=CALLER, talk_s=1)
+    phone.wait_event("CALL_INCOMING", since=since)
+    events.wait_for("RINGING", 2)
+    phone.answer()
+    # both sides refused before
+    assert events.wait_for("CONNECTED", 2)["call"]["controls"] == []
+    events.wait_for("HANGUP", 2, timeout=20)
+    caller.wait()
+    far = sipp.uas("answer", ring_s=0.5, hangup_after_s=2)
+    phone_auto = baresip_factory("1001", auto_answer=True)
+    phone.stop()
+    agent.call(FAR_END)
+    assert events.wait_for("INITIAL")["call"]["controls"] == ["terminate"]
+    connected = events.wait_for("CONNECTED", 3)
+    assert connected["call"]["controls"] == ["terminate", "hold", "transfer"]
+    far.wait()
+    phone_auto.wait_event("CALL_CLOSED", timeout=15)

@@ -1,12 +1,7 @@
 """A short run of ``bench/fuzz_long.py`` (the long one tries 1,000,000+ inputs): 20,000
 mutated SIP and dialog-info inputs through parsing and the tracker, no crash, no hang."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-
-import fuzz_long  # noqa: E402
+from bench import fuzz_long
 
 
 def test_twenty_thousand_mutated_inputs():

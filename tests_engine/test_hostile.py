@@ -1,4 +1,4 @@
-"""A hostile PBX (``pbx/hostile.py``, a real WebSocket server) cannot crash or confuse the agent.
+"""A hostile PBX (``lab/hostile.py``, a real WebSocket server) cannot crash or confuse the agent.
 
 Each bad message is logged once at WARNING, without a traceback; a bad document inside a
 valid NOTIFY still gets its 200; the connection stays up and a valid NOTIFY afterwards is
@@ -13,7 +13,7 @@ import pytest
 from recorder import EventRecorder
 
 from cti_engine import AgentConfig, UserAgent
-from pbx.hostile import OP_CONT, OP_TEXT, HostilePbx
+from lab.hostile import OP_CONT, OP_TEXT, HostilePbx
 
 DIALOG_INFO = "application/dialog-info+xml"
 NS = 'xmlns="urn:ietf:params:xml:ns:dialog-info"'

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pbx.wsraw import DialogInfo, RawWsSip, dialog_states
+from lab.wsraw import DialogInfo, RawWsSip, dialog_states
 
 LAB_PASSWORD_1001 = "secret1001"  # noqa: S105 - lab user, see conftest.LAB_USERS
 

@@ -1,6 +1,6 @@
 """RFC 4475 torture messages (ours, see ``torture.py``) against the agent's inbound path:
 ``cti_engine.sip.parse`` directly, then every message through a real WebSocket into the
-agent's frame handler (``pbx/hostile.py``)."""
+agent's frame handler (``lab/hostile.py``)."""
 
 import logging
 import time
@@ -11,7 +11,7 @@ from recorder import EventRecorder
 from test_hostile import RINGING_DIALOG, document
 
 from cti_engine import AgentConfig, UserAgent, sip
-from pbx.hostile import HostilePbx
+from lab.hostile import HostilePbx
 
 # RFC 4475 calls these invalid; the agent accepts them on purpose. Their flaw is in a header
 # value that sipmessage reads lazily and that the agent never interprets beyond a tag or a

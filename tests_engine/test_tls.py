@@ -30,9 +30,10 @@ def test_unverifiable_certificate_is_a_clear_error_and_retried_with_backoff(
     attempts = _count_connects(agent)
     agent.login()
     error = events.wait_for("ERROR")
-    assert "certificate could not be verified" in error["message"]
-    assert "CA bundle" in error["message"]
-    assert kamailio.wss_url in error["message"]
+    assert error["code"] == "pbx_unreachable"
+    assert "certificate could not be verified" in error["params"]["reason"]
+    assert "CA bundle" in error["params"]["reason"]
+    assert kamailio.wss_url in error["params"]["url"]
     time.sleep(5)
     # Retried (the PBX may get a proper certificate), but with a growing, jittered delay:
     # a tight loop would make hundreds of TLS handshakes in these five seconds.

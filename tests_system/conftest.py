@@ -14,7 +14,7 @@ import time
 import psycopg2
 import pytest
 
-from pbx import lab
+import lab
 
 ODOO_DIR = os.environ.get("CTI_ODOO_DIR", "")
 DATABASE = os.environ.get("CTI_DB", "")
@@ -49,6 +49,7 @@ def owner_pid(user_id):
         SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
          WHERE l.locktype = 'advisory' AND l.objid = %s AND l.granted
            AND a.application_name LIKE 'odoo-cti-service/%%'
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         """,
         (user_id,),
     )
@@ -56,13 +57,8 @@ def owner_pid(user_id):
 
 
 def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    """The lab's wait (``lab.wait_until``), polling as slowly as a database deserves."""
+    return lab.wait_until(predicate, timeout, interval=0.3, what=what)
 
 
 def answer_after_ringing(phone):
@@ -153,7 +149,13 @@ def kamailio(tmp_path, sipp):
 
 
 @pytest.fixture
-def alice_id(kamailio):
+def lab_pbx(kamailio):
+    """The PBX alice's account points at: Kamailio, unless a test module says otherwise."""
+    return kamailio
+
+
+@pytest.fixture
+def alice_id(lab_pbx):
     """alice's user id, her account pointed at the lab PBX and logged in to the CTI."""
     rows = sql("SELECT user_id FROM cti_account WHERE username = %s", (DEMO_EXTENSION,))
     assert rows, "the demo account of alice (1001) is missing: demo data not loaded?"
@@ -161,11 +163,23 @@ def alice_id(kamailio):
     sql(
         "UPDATE cti_pbx SET ws_url = %s, domain = %s "
         "WHERE id = (SELECT pbx_id FROM cti_account WHERE user_id = %s)",
-        (kamailio.ws_url, kamailio.domain, user_id),
+        (lab_pbx.ws_url, lab_pbx.domain, user_id),
+    )
+    # These tests count the SIP sessions of the users they log in: the lines of the others
+    # are not watched meanwhile (test_line_watch covers that).
+    sql(
+        "UPDATE cti_pbx SET share_line_states = false "
+        "WHERE id = (SELECT pbx_id FROM cti_account WHERE user_id = %s)",
+        (user_id,),
     )
     sql("UPDATE cti_account SET session_wanted = true WHERE user_id = %s", (user_id,))
     yield user_id
     sql("UPDATE cti_account SET session_wanted = false WHERE user_id = %s", (user_id,))
+    sql(
+        "UPDATE cti_pbx SET share_line_states = true "
+        "WHERE id = (SELECT pbx_id FROM cti_account WHERE user_id = %s)",
+        (user_id,),
+    )
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from conftest import (
     wait_until,
 )
 
-from pbx import lab
+import lab
 
 CALLER = "+4930555777"
 

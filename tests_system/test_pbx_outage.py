@@ -16,11 +16,11 @@ from conftest import (
     wait_until,
 )
 
-from pbx import lab
+import lab
 
 CALLER = "+4930555888"
 BOB_EXTENSION, BOB_PASSWORD = "1002", "sip1002"  # bob in demo/cti_demo.xml
-UNSEEN_CAUSE = "ended while the CTI service was not running"  # service/host.py
+UNSEEN_CAUSE = "ended while the CTI service was not running"  # service/sweep.py
 NOT_REPORTED = "no longer reported by the PBX"  # cti_engine/tracker.py
 
 

@@ -8,7 +8,7 @@ import time
 
 from conftest import owner_pid, session_state, sip_sessions, wait_until
 
-from pbx import lab
+import lab
 
 
 def test_one_session_per_user_and_takeover(kamailio, alice_id, servers):
