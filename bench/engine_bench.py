@@ -2,11 +2,11 @@
 
 Run from the repository root with the test venv::
 
-    python bench/engine_bench.py               # 100 agents
-    python bench/engine_bench.py --agents 500
+    python -m bench.engine_bench               # 100 agents
+    python -m bench.engine_bench --agents 500
 
 Prints one table. "handled/s" is single-threaded: parse + dialog-info parse + tracker apply
-for a NOTIFY, parse only for an INVITE. The agents part starts a real Kamailio (pbx/lab.py)
+for a NOTIFY, parse only for an INVITE. The agents part starts a real Kamailio (lab/kamailio.py)
 with one user per agent, logs every agent in (WebSocket, digest-challenged SUBSCRIBE,
 first NOTIFY) and measures the time until every one is READY, the resident memory they
 add, and the CPU this process and Kamailio use while the agents sit idle.
@@ -15,18 +15,14 @@ add, and the CPU this process and Kamailio use while the agents sit idle.
 import argparse
 import os
 import resource
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from cti_engine import AgentConfig, Reactor, UserAgent, dialoginfo, sip  # noqa: E402
-from cti_engine.tracker import CallTracker  # noqa: E402
-from pbx import lab  # noqa: E402
+import lab
+from cti_engine import AgentConfig, Reactor, UserAgent, dialoginfo, sip
+from cti_engine.tracker import CallTracker
 
 NOTIFY = (
     "NOTIFY sip:b9b63c9a@127.0.0.1:37046;transport=ws SIP/2.0\r\n"

@@ -5,9 +5,9 @@ browsers takes (the push lane: caller lookup, bus row, commit) and how long logg
 Run from the repository root with the test venv, on a database with the module installed and
 benchmark users (``screen_pop_latency.py --keep`` leaves one)::
 
-    python bench/event_write_bench.py --db cti_bench
-    python bench/event_write_bench.py --db cti_bench --batch 50
-    python bench/event_write_bench.py --db cti_bench --profile   # plus a cProfile top 40
+    python -m bench.event_write_bench --db cti_bench
+    python -m bench.event_write_bench --db cti_bench --batch 50
+    python -m bench.event_write_bench --db cti_bench --profile   # plus a cProfile top 40
 
 For each of ``--calls`` users it pushes, like the host's push lane, an inbound call's
 RINGING (caller identified as a demo contact, bus notification) and then its CANCEL, each in
@@ -24,12 +24,9 @@ import pstats
 import sys
 import time
 import uuid
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import odoo_lab  # noqa: E402
-from odoo_lab import percentile  # noqa: E402
+from bench import odoo_lab
+from bench.odoo_lab import percentile
 
 
 def event(name, call_id, extension):
@@ -68,7 +65,7 @@ def main():
         [f"--addons-path={odoo_lab.addons_path()}", f"--db_host={odoo_lab.DB_HOST}"]
     )
     registry = Registry(args.db)
-    from odoo.addons.cti_connector.models.cti_account import PushMemory
+    from odoo.addons.cti_connector.service.push_memory import PushMemory
 
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
@@ -79,16 +76,16 @@ def main():
     memory = PushMemory()
 
     def push_batch(items):
-        """Like ServiceHost._push_batch: the events in one transaction; ms per event."""
+        """Like PushLane._push_batch: the events in one transaction; ms per event."""
         start = time.perf_counter()
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             events = [(user_id, payload, "ready") for user_id, payload in items]
-            env["cti.account"]._cti_handle_events(events, memory)
+            env["cti.push"]._cti_handle_events(events, memory)
         return [(time.perf_counter() - start) * 1000 / len(items)] * len(items)
 
     def log_batch(items):
-        """Like ServiceHost._log_chunk, without the waits for the push lane."""
+        """Like LogLanes.run_chunk, without the waits for the push lane."""
         start = time.perf_counter()
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})

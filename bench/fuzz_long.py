@@ -1,7 +1,7 @@
 """Long fuzz run of the engine's inbound path: SIP parsing, dialog-info parsing, the tracker.
 
-    python bench/fuzz_long.py --inputs 1000000            # own mutator (no dependency)
-    python bench/fuzz_long.py --atheris --inputs 1000000  # coverage-guided, if installed
+    python -m bench.fuzz_long --inputs 1000000            # own mutator (no dependency)
+    python -m bench.fuzz_long --atheris --inputs 1000000  # coverage-guided, if installed
 
 Each input is one generated frame: a mutation of a valid SIP or dialog-info seed (bit flips,
 byte insertions and deletions, splices of two seeds, hostile tokens, truncation), given to
@@ -21,12 +21,8 @@ import time
 import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests_engine"))
-
-from cti_engine import dialoginfo, sip  # noqa: E402
-from cti_engine.tracker import CallTracker  # noqa: E402
+from cti_engine import dialoginfo, sip
+from cti_engine.tracker import CallTracker
 
 NS = 'xmlns="urn:ietf:params:xml:ns:dialog-info"'
 
@@ -77,7 +73,7 @@ def _sip_seeds():
         b"Content-Length: 0\r\n\r\n"
     )
     try:
-        import torture
+        from tests_engine import torture
 
         seeds += [*torture.VALID.values(), *torture.INVALID.values()]
         seeds += list(torture.APPLICATION.values())

@@ -2,7 +2,7 @@
 
 Run it by hand (not a test)::
 
-    python bench/lookup_bench.py --partners 1000000
+    python -m bench.lookup_bench --partners 1000000
 
 It creates a scratch database (dropped at the end unless ``--keep``), fills a ``res_partner``
 table with generate_series SQL and prints, for the same data in the same run, the latency

@@ -15,17 +15,38 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
 
+import lab
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from pbx import lab  # noqa: E402
 
-ODOO_DIR = Path(os.environ.get("ODOO_PATH", "/opt/odoo18"))
+def _odoo_dir():
+    """The Odoo tree, found as tools/common.sh finds it: ODOO_PATH, else the ``odoo``
+    package that ``python3`` imports."""
+    if os.environ.get("ODOO_PATH"):
+        return Path(os.environ["ODOO_PATH"])
+    found = subprocess.run(
+        [
+            "python3",
+            "-c",
+            "import importlib.util as u, os; s = u.find_spec('odoo'); "
+            "print(os.path.dirname(os.path.dirname(s.origin)) if s and s.origin else '')",
+        ],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        check=False,
+    ).stdout.strip()
+    return Path(found or "/opt/odoo18")
+
+
+ODOO_DIR = _odoo_dir()
 DB_HOST = os.environ.get("PGHOST", "127.0.0.1")
 BENCH_SIPP = Path(__file__).resolve().parent / "sipp"
 FIRST_EXTENSION = 3000
@@ -49,7 +70,8 @@ def addons_path():
     """An addons path holding this checkout under the name cti_connector."""
     if ROOT.name == "cti_connector":
         return f"{ODOO_DIR / 'addons'},{ROOT.parent}"
-    link_dir = Path("/tmp/cti_addons")
+    # one link folder per checkout: another checkout's link would load its code, not ours
+    link_dir = Path(f"/tmp/cti_addons_{zlib.crc32(str(ROOT).encode()):08x}")
     link_dir.mkdir(exist_ok=True)
     link = link_dir / "cti_connector"
     if not link.exists():

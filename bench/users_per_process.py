@@ -3,8 +3,8 @@
 Run from the repository root with the test venv (Odoo 18 in ODOO_PATH, /opt/odoo18 by
 default; PostgreSQL on 127.0.0.1)::
 
-    python bench/users_per_process.py                         # 2,000 users, new database
-    python bench/users_per_process.py --users 500 --db cti_bench --keep
+    python -m bench.users_per_process                         # 2,000 users, new database
+    python -m bench.users_per_process --users 500 --db cti_bench --keep
 
 One real ``odoo-bin --load=base,web,cti_connector`` server (threaded, ``max_users`` raised
 above the count) against the lab Kamailio with one subscriber per user (more shared memory
@@ -24,15 +24,12 @@ and ``tcp_max_connections`` than the tests' lab, see ``odoo_lab.BigKamailio``). 
 import argparse
 import contextlib
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import odoo_lab  # noqa: E402
-from odoo_lab import percentile  # noqa: E402
+from bench import odoo_lab
+from bench.odoo_lab import percentile
 
 TARGET_KIB_PER_USER = 512
 

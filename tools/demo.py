@@ -1,7 +1,7 @@
 """The demo behind ``tools/run``: a PBX, desk phones and Odoo with the addon, on this machine.
 
-``python tools/demo.py up ODOO_DIR`` starts everything and stays in the foreground until
-Ctrl-C; ``python tools/demo.py call 1001`` places a simulated inbound call to a demo user
+``python -m tools.demo up ODOO_DIR`` starts everything and stays in the foreground until
+Ctrl-C; ``python -m tools.demo call 1001`` places a simulated inbound call to a demo user
 while the demo runs.
 """
 
@@ -17,10 +17,9 @@ import time
 import types
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import lab
 
-from pbx import lab  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 RUN_DIR = REPO / "var" / "demo"
 STATE = RUN_DIR / "state.json"

@@ -1,0 +1,1 @@
+"""Scripts of the repository (``tools/test``, ``tools/run``); ``python -m tools.demo``."""
