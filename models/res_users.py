@@ -96,7 +96,10 @@ class ResUsers(models.Model):
         auth_info = super()._login(db, credential, user_agent_env=user_agent_env)
         if (user_agent_env or {}).get("interactive"):
             with cls.pool.cursor() as cr:
-                api.Environment(cr, auth_info["uid"], {})["res.users"]._cti_auto_login()
+                # Bound to a name so that it is alive at the commit that ends the block:
+                # a commit flushes the environments its transaction still holds, weakly.
+                env = api.Environment(cr, auth_info["uid"], {})
+                env["res.users"]._cti_auto_login()
         return auth_info
 
     @api.model

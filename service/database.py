@@ -70,7 +70,11 @@ class Database:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with self.cursor() as cr:
-                    return work(api.Environment(cr, SUPERUSER_ID, {}))
+                    # A name keeps the environment alive through the commit: Odoo flushes
+                    # only the environments a transaction still holds (weakly), so a
+                    # collected one would lose the writes the ORM had not yet sent.
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    return work(env)
             except RETRYABLE_ERRORS as exc:
                 if attempt < MAX_ATTEMPTS:
                     time.sleep(0.05 * attempt)
@@ -115,7 +119,8 @@ class Database:
         if len(items) > 1:
             try:
                 with self.cursor() as cr:
-                    return [together(api.Environment(cr, SUPERUSER_ID, {}), items)]
+                    env = api.Environment(cr, SUPERUSER_ID, {})  # alive through the commit
+                    return [together(env, items)]
             except CONNECTION_ERRORS:
                 if unreachable_raises:
                     raise

@@ -3,6 +3,7 @@ from . import (
     test_call_log,  # noqa: F401
     test_call_report_tour,  # noqa: F401
     test_click_to_call_country,  # noqa: F401
+    test_commit_flush,  # noqa: F401
     test_line_state,  # noqa: F401
     test_line_watch,  # noqa: F401
     test_live_call_ux_tour,  # noqa: F401
