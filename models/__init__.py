@@ -8,6 +8,8 @@ from . import (
     crm_lead_calls,  # noqa: F401
     cti_account,  # noqa: F401
     cti_call,  # noqa: F401
+    cti_call_chatter,  # noqa: F401
+    cti_call_events,  # noqa: F401
     cti_command,  # noqa: F401
     cti_line_state,  # noqa: F401
     cti_notice,  # noqa: F401

@@ -352,7 +352,7 @@ class TestRecordEvent(CallLogCommon):
         self.assertNotEqual(alice_call, bob_call)
         self.assertEqual(self.calls_of("ring-group"), alice_call | bob_call)
 
-    @mute_logger("odoo.addons.cti_connector.models.cti_call")
+    @mute_logger("odoo.addons.cti_connector.models.cti_call_events")
     def test_activity_events_and_garbage_are_ignored(self):
         Call = self.env["cti.call"]
         count = Call.search_count([])
