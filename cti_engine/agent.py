@@ -2,7 +2,8 @@
 
 It never registers a contact, so it is never one of the user's phones: it SUBSCRIBEs to the
 dialog event package (RFC 4235) of the user's address to learn about every call of the
-user's phones, and places click-to-call by third-party call control (see ``clicktocall``).
+user's phones (see ``watch``), and places click-to-call by third-party call control (see
+``clicktocall``).
 """
 
 import dataclasses
@@ -12,7 +13,7 @@ import time
 
 from sipmessage import Request, Response
 
-from . import dialoginfo, drivers, notices, sip
+from . import drivers, notices, sip
 from .control import CallControl
 from .digest import DigestClient
 from .events import FINAL_EVENTS, Direction, activity
@@ -22,24 +23,15 @@ from .phone_control import PhoneControl
 from .tracker import FINISHED_MEMORY, CallTracker
 from .transactions import TransactionLayer
 from .transport import Backoff, WebSocketTransport, safe_url
+from .watch import LineWatch
 
 _logger = logging.getLogger(__name__)
 
-DIALOG_INFO = "application/dialog-info+xml"
 CONNECTION_LOST = "connection to the PBX lost"
-# Seconds a logout waits for the PBX to confirm the end of the subscription.
-UNSUBSCRIBE_WAIT = 2.0
 # Seconds a finished call is remembered, so that a control arriving late for it is told so.
 ENDED_MEMORY = 600.0
 # Finished calls remembered so, at most.
 MAX_ENDED = 200
-# Answers to our SUBSCRIBE that a setting of the PBX causes, and which setting it is.
-SUBSCRIBE_REFUSALS = {
-    403: notices.CREDENTIALS_REFUSED,
-    404: notices.NO_CALL_STATE,  # Asterisk: the extension has no hint
-    489: notices.EVENTS_NOT_SUPPORTED,
-    603: notices.WATCHING_FORBIDDEN,  # Asterisk: allow_subscribe=no on the endpoint
-}
 
 
 @dataclasses.dataclass
@@ -66,7 +58,7 @@ class AgentConfig:
     backoff_cap: float = 8.0
 
 
-class UserAgent(CallControl):
+class UserAgent(LineWatch, CallControl):
     """SIP user agent of one CTI user; events go to ``on_event(payload)``.
 
     Public methods may be called from any thread; all work runs in the reactor thread and
@@ -366,27 +358,6 @@ class UserAgent(CallControl):
         else:
             self._disconnect()
 
-    def _unsubscribe(self, leg):
-        """End the subscription, and close the connection once the PBX has answered (or
-        after a moment): closing first leaves the PBX's final NOTIFY nowhere to go."""
-        closing = self.reactor.call_later(UNSUBSCRIBE_WAIT, self._disconnect)
-
-        def answered(response):
-            if response.code >= 200 and self.state == "logged_out":
-                closing.cancel()
-                self._disconnect()
-
-        self.transactions.start(
-            leg,
-            lambda auth_headers: leg.request(
-                "SUBSCRIBE",
-                self.via,
-                self.contact,
-                headers=[("Event", "dialog"), ("Expires", "0"), *auth_headers],
-            ),
-            answered,
-        )
-
     def _disconnect(self):
         if self.state == "logged_out":  # else logged in again meanwhile, on a new connection
             self._disconnect_now()
@@ -419,84 +390,6 @@ class UserAgent(CallControl):
             self.aor,
             local_name=self.config.display_name,
         )
-
-    def _subscribe(self):
-        leg = self.leg_to_self()
-        self._subscription = leg
-        self.tracker.new_subscription()
-        self._send_subscribe(leg)
-
-    def _send_subscribe(self, leg):
-        def build(auth_headers):
-            return leg.request(
-                "SUBSCRIBE",
-                self.via,
-                self.contact,
-                headers=[
-                    ("Event", "dialog"),
-                    ("Accept", DIALOG_INFO),
-                    ("Expires", str(self.config.subscribe_expires)),
-                    ("Allow", sip.ALLOWED_METHODS),
-                    *auth_headers,
-                ],
-            )
-
-        self.transactions.start(leg, build, lambda response: self._subscribed(leg, response))
-
-    def _subscribed(self, leg, response):
-        if leg is not self._subscription or response.code < 200:
-            return
-        if response.code < 300:
-            leg.establish(response)
-            leg.confirmed = True
-            try:
-                expires = response.expires or self.config.subscribe_expires
-            except ValueError:  # an unreadable Expires: keep asking for what we asked
-                expires = self.config.subscribe_expires
-            self._refresh_timer = self.reactor.call_later(max(5, expires * 0.8), self._refresh)
-            # Ask again what the phone takes: the user may have changed phones meanwhile.
-            self.phone_control.probe()
-            if self.state != "ready":
-                self.state = "ready"
-                self.backoff.reset()
-                self._outage_reported = False
-                if not self._logged_in:
-                    self._logged_in = True
-                    self.emit(activity("LOGGED_IN", notices.LOGGED_IN, user=self.config.username))
-                self.emit(activity("READY", notices.CONNECTED))
-                self.driver.attach(self)
-            return
-        if response.code in (401, 407):
-            self._fail(
-                notice(notices.CREDENTIALS_REFUSED, user=self.config.username, status=response.code)
-            )
-        elif response.code in SUBSCRIBE_REFUSALS:
-            self._fail(
-                notice(
-                    SUBSCRIBE_REFUSALS[response.code],
-                    user=self.config.username,
-                    status=response.code,
-                )
-            )
-        elif response.code == 481 and leg.confirmed:
-            self._subscribe()
-        elif response.code in (408, 503) and not self.transport.connected:
-            return  # the connection is gone; _on_close handles it
-        else:
-            self.emit(
-                activity(
-                    "ERROR",
-                    notices.WATCHING_REFUSED,
-                    status=f"{response.code} {response.phrase}",
-                )
-            )
-            self._schedule_retry(self._subscribe, 60.0)
-
-    def _refresh(self):
-        leg = self._subscription
-        if leg is None or self.state != "ready":
-            return
-        self._send_subscribe(leg)
 
     def _fail(self, why):
         self.driver.detach(self)
@@ -608,37 +501,6 @@ class UserAgent(CallControl):
             response = sip.response_to(request, 405, "Method Not Allowed")
             response.headers.add("Allow", sip.ALLOWED_METHODS)
             self.transport.send(sip.serialize(response))
-
-    def _on_notify(self, request):
-        leg = self._subscription
-        call_id = request.headers.get("Call-ID")
-        ending = self._ending_subscription
-        if ending is not None and call_id == ending.call_id:
-            self._reply(request, 200, "OK")  # the final NOTIFY of a logout's un-SUBSCRIBE
-            return
-        if leg is None or call_id != leg.call_id:
-            self._reply(request, 481, "Subscription Does Not Exist")
-            return
-        self._reply(request, 200, "OK")
-        leg.establish_from_request(request)
-        state = (request.headers.get("Subscription-State") or "").split(";", 1)[0].strip().lower()
-        body = request.body
-        content_type = (request.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        if not body and state in ("active", "pending"):
-            self.tracker.apply_empty()
-        elif body and content_type == DIALOG_INFO:
-            try:
-                info = dialoginfo.parse(body)
-            except dialoginfo.MalformedDocument as exc:
-                _logger.warning(
-                    "CTI %s: ignored a malformed dialog-info document: %s",
-                    self.config.username,
-                    exc,
-                )
-            else:
-                self.tracker.apply(info)
-        if state == "terminated" and self.state == "ready":
-            self._subscribe()
 
     def respond(self, request, code, phrase, body=b""):
         """Answer a request in one of the agent's dialogs; a 2xx to INVITE carries our
