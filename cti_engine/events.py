@@ -48,6 +48,34 @@ OWN_PHONE_CAUSES = (
 TROUBLE_STATES = ("reconnecting", "failed")
 
 
+def phone_failure_cause(code):
+    """The cause of a click-to-call whose INVITE to the user's own phone got the final
+    answer ``code`` (one of ``OWN_PHONE_CAUSES``, or ``cancelled``)."""
+    if code in (486, 600):
+        return PHONE_BUSY
+    if code in (603, 403):
+        return PHONE_DECLINED
+    if code in (404, 480):
+        return PHONE_NOT_REGISTERED
+    if code == 487:
+        return "cancelled"
+    return PHONE_UNREACHABLE
+
+
+def far_failure_cause(code):
+    """The cause of a call the agent placed to another party (a click-to-call's far end, a
+    transfer target) whose INVITE got the final answer ``code``."""
+    if code in (486, 600):
+        return "busy"
+    if code in (408, 480, 487):
+        return "no answer"
+    if code in (404, 484, 604):
+        return "not found"
+    if code in (403, 603):
+        return "rejected"
+    return f"failed ({code})"
+
+
 @dataclasses.dataclass
 class Call:
     """The reference call object; ``id`` is stable from the first event to the last."""

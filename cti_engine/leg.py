@@ -6,6 +6,11 @@ from sipmessage import Request
 
 from . import sip
 
+# The longest the agent lets a party it calls ring (a click-to-call's far end, a transfer
+# target): a click-to-call holds the phone's 200 un-ACKed meanwhile, and a phone
+# retransmits it for 32 s at most (RFC 3261 §13.3.1.4).
+MAX_RING_TIMEOUT = 30.0
+
 
 class Leg:
     """What RFC 3261 §12 calls a dialog, seen from the agent's side.

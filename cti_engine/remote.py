@@ -27,9 +27,9 @@ agent then stops offering these controls for calls from that host (see the agent
 import logging
 
 from . import notices, sdp, sip
-from .clicktocall import MAX_RING_TIMEOUT, Bridge, _far_failure_cause
-from .events import activity
-from .leg import Leg
+from .clicktocall import Bridge
+from .events import activity, far_failure_cause
+from .leg import MAX_RING_TIMEOUT, Leg
 from .notices import notice
 
 _logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class RemoteTakeover:
                     "ERROR",
                     notices.TRANSFER_FAILED,
                     destination=self.destination,
-                    cause=_far_failure_cause(response.code),
+                    cause=far_failure_cause(response.code),
                 )
             )
             return
