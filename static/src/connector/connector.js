@@ -3,6 +3,7 @@
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { CALL_EVENTS, FINAL_EVENTS } from "../core/vocabulary";
+import { CALL_CODE, CALL_STATUS, DIRECTION, EVENT, TYPE, log, referenceCall } from "./reference";
 
 /*
  * `window.Cti`: the public surface of VoIPstudio's CTI Connector (the constants, `Cti.log`
@@ -21,104 +22,7 @@ import { CALL_EVENTS, FINAL_EVENTS } from "../core/vocabulary";
  *   events arrive read-only (they cannot be answered, ended or transferred from here).
  */
 
-export const EVENT = Object.freeze({
-    READY: "READY",
-    LOGGED_IN: "LOGGED_IN",
-    LOGGED_OUT: "LOGGED_OUT",
-    TWO_FACTOR_AUTH: "TWO_FACTOR_AUTH",
-    SUBSCRIBED: "SUBSCRIBED",
-    INITIAL: "INITIAL",
-    ACCEPTED: "ACCEPTED",
-    RINGING: "RINGING",
-    CONNECTED: "CONNECTED",
-    ON_HOLD: "ON_HOLD",
-    HANGUP: "HANGUP",
-    CANCEL: "CANCEL",
-    INFO: "INFO",
-    ERROR: "ERROR",
-});
-
-export const DIRECTION = Object.freeze({ IN: "INBOUND", OUT: "OUTBOUND" });
-
-/** Message types of the reference (its chat messages); no event of ours carries them. */
-export const TYPE = Object.freeze({
-    ERROR: "error",
-    CHAT: "chat",
-    HEADLINE: "headline",
-    UNAVAILABLE: "unavailable",
-});
-
-export const CALL_STATUS = Object.freeze({
-    INITIAL: "INITIAL",
-    ACCEPTED: "ACCEPTED",
-    RINGING: "RINGING",
-    ON_HOLD: "ON_HOLD",
-    CONNECTED: "CONNECTED",
-    HANGUP: "HANGUP",
-});
-
-/** SIP response codes (or their patterns) by what they mean for a call. */
-export const CALL_CODE = Object.freeze({
-    RINGING: /^1\d{2}$/,
-    ACCEPTED: 200,
-    REDIRECTED: /^3\d{2}$/,
-    NO_ANSWER: 487,
-    UNREACHABLE: 408,
-    NOT_FOUND: /^4\d{2}$/,
-    REJECTED: /^[56]\d{2}$/,
-});
-
-// Every key of the reference's call object, in its order: present even when empty.
-const CALL_KEYS = [
-    "id",
-    "cid",
-    "cause",
-    "direction",
-    "destination",
-    "destinationName",
-    "source",
-    "sourceName",
-    "status",
-];
-// The softphone's bookkeeping on the calls of the `cti` service, not part of an event.
-const CLIENT_KEYS = ["events", "since", "connectedAt", "endedAt"];
 const NODE_TYPES = ["user", "ivr", "queue", "conf"];
-
-/** JSON of ``value``, an object met again (a cycle) left out, as the reference does. */
-function stringify(value) {
-    const seen = new WeakSet();
-    return JSON.stringify(value, (key, item) => {
-        if (typeof item === "object" && item !== null) {
-            if (seen.has(item)) {
-                return undefined;
-            }
-            seen.add(item);
-        }
-        return item;
-    });
-}
-
-/** `Cti.log`: a message, or any value as JSON, on the console prefixed with "Cti: ". */
-export function log(message) {
-    if (window.console) {
-        const text = typeof message === "string" ? message : stringify(message);
-        console.info(`Cti: ${text}`);
-    }
-}
-
-/** The reference call object: every reference key (empty when unknown), then our extras. */
-export function referenceCall(call) {
-    const result = {};
-    for (const key of CALL_KEYS) {
-        result[key] = call[key] ?? "";
-    }
-    for (const [key, value] of Object.entries(call)) {
-        if (!(key in result) && !CLIENT_KEYS.includes(key)) {
-            result[key] = value;
-        }
-    }
-    return result;
-}
 
 let resolveServices;
 const servicesReady = new Promise((resolve) => (resolveServices = resolve));
