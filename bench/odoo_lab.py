@@ -10,44 +10,19 @@ import json
 import os
 import re
 import select
-import signal
 import subprocess
-import sys
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
 
 import lab
+from lab import odoo as lab_odoo
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _odoo_dir():
-    """The Odoo tree, found as tools/common.sh finds it: ODOO_PATH, else the ``odoo``
-    package that ``python3`` imports."""
-    if os.environ.get("ODOO_PATH"):
-        return Path(os.environ["ODOO_PATH"])
-    found = subprocess.run(
-        [
-            "python3",
-            "-c",
-            "import importlib.util as u, os; s = u.find_spec('odoo'); "
-            "print(os.path.dirname(os.path.dirname(s.origin)) if s and s.origin else '')",
-        ],
-        capture_output=True,
-        text=True,
-        cwd="/",
-        check=False,
-    ).stdout.strip()
-    return Path(found or "/opt/odoo18")
-
-
-ODOO_DIR = _odoo_dir()
-DB_HOST = os.environ.get("PGHOST", "127.0.0.1")
+ODOO_DIR = lab_odoo.find_odoo_dir() or Path("/opt/odoo18")
+DB_HOST = lab_odoo.DB_HOST
 BENCH_SIPP = Path(__file__).resolve().parent / "sipp"
 FIRST_EXTENSION = 3000
 SIP_PASSWORD = "bench-secret"  # noqa: S105 - the lab PBX's test accounts
@@ -67,28 +42,11 @@ def extension(index):
 
 
 def addons_path():
-    """An addons path holding this checkout under the name cti_connector."""
-    if ROOT.name == "cti_connector":
-        return f"{ODOO_DIR / 'addons'},{ROOT.parent}"
-    # one link folder per checkout: another checkout's link would load its code, not ours
-    link_dir = Path(f"/tmp/cti_addons_{zlib.crc32(str(ROOT).encode()):08x}")
-    link_dir.mkdir(exist_ok=True)
-    link = link_dir / "cti_connector"
-    if not link.exists():
-        link.symlink_to(ROOT)
-    return f"{ODOO_DIR / 'addons'},{link_dir}"
+    return lab_odoo.addons_path(ODOO_DIR)
 
 
 def odoo_argv(db, *options):
-    return [
-        sys.executable,
-        str(ODOO_DIR / "odoo-bin"),
-        f"--addons-path={addons_path()}",
-        f"--db_host={DB_HOST}",
-        "-d",
-        db,
-        *options,
-    ]
+    return lab_odoo.odoo_argv(ODOO_DIR, db, *options)
 
 
 def sql(db, query, params=()):
@@ -229,62 +187,31 @@ class BigKamailio(lab.Kamailio):
 # -- the Odoo server ---------------------------------------------------------------------
 
 
-class OdooServer:
-    """``odoo-bin --load=base,web,cti_connector`` (threaded) serving one database."""
+class OdooServer(lab_odoo.OdooServer):
+    """The lab's Odoo server (threaded) on the benchmark database, started once the CTI
+    service serves it."""
 
     def __init__(self, run_dir, db, max_users=2500, log_level="info", debug_host=False):
-        self.run_dir = Path(run_dir)
-        self.db = db
-        self.max_users = max_users
-        self.log_level = log_level
-        # the service host's DEBUG lines: each push transaction, its size and its waits
-        self.debug_host = debug_host
-        self.log_path = self.run_dir / "odoo.log"
-        self.proc = None
-
-    def start(self, timeout=120):
-        config = self.run_dir / "odoo.conf"
-        config.write_text(
-            "[options]\n\n[cti_connector]\nreconcile_interval = 1\n"
-            f"max_users = {self.max_users}\ndatabases = {self.db}\n"
-        )
-        argv = odoo_argv(
-            self.db,
-            "-c",
-            str(config),
-            "--db-filter",
-            f"^{self.db}$",
-            "--load=base,web,cti_connector",
-            "--http-interface=127.0.0.1",
-            f"--http-port={lab.free_port('tcp')}",
-            f"--logfile={self.log_path}",
-            f"--log-level={self.log_level}",
+        options = [
+            f"--log-level={log_level}",
             # the line start() waits for, whatever the level
             "--log-handler=odoo.addons.cti_connector.service.runner:INFO",
-            *(["--log-handler=odoo.addons.cti_connector.service.host:DEBUG"] * self.debug_host),
-            "--max-cron-threads=0",
+        ]
+        if debug_host:
+            # the service host's DEBUG lines: each push transaction, its size and its waits
+            options.append("--log-handler=odoo.addons.cti_connector.service.host:DEBUG")
+        super().__init__(
+            run_dir,
+            db,
+            ODOO_DIR,
+            service=f"max_users = {max_users}\ndatabases = {db}\n",
+            options=options,
         )
-        self.proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL)
-        lab.wait_until(
-            lambda: "CTI service: serving database" in self.log(),
-            timeout,
-            interval=0.2,
-            what="the CTI service to start",
-        )
+
+    def start(self, timeout=120):
+        super().start()
+        self.wait_for_log("CTI service: serving database", timeout)
         return self
-
-    def log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
 
 
 def rss_kib(pid):

@@ -36,9 +36,12 @@ One module per program:
 ``sipp``           SippFactory, SippRun (scenarios ``conf/sipp/*.xml``)
 ``hostile``        HostilePbx: a scripted hostile SIP-over-WebSocket "PBX"
 ``wsraw``          RawWsSip: a raw SIP-over-WebSocket client (needs the test venv)
+``odoo``           find_odoo_dir, OdooServer: odoo-bin serving this checkout (system tests,
+                   benchmarks, the demo)
 =================  ==========================================================================
 
-``hostile`` and ``wsraw`` are not imported here: ``from lab.hostile import HostilePbx``.
+``hostile``, ``wsraw`` and ``odoo`` are not imported here: ``from lab.hostile import
+HostilePbx``, ``from lab.odoo import OdooServer``.
 """
 
 from .asterisk import ASTERISK_DIR, ASTERISK_HINT, Asterisk, find_asterisk

@@ -6,15 +6,13 @@ with CTI_ODOO_DIR, CTI_DB and CTI_ADDONS_PATH set.
 
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 
 import psycopg2
 import pytest
 
 import lab
+from lab.odoo import OdooServer
 
 ODOO_DIR = os.environ.get("CTI_ODOO_DIR", "")
 DATABASE = os.environ.get("CTI_DB", "")
@@ -76,61 +74,35 @@ def session_state(user_id):
 
 
 class Servers:
-    """Odoo servers started for a test; every one is killed at the end."""
+    """Odoo servers (``lab.odoo.OdooServer``) started for a test; every one is killed at the
+    end."""
 
     def __init__(self, tmp_path):
         self.tmp_path = tmp_path
-        self.processes = []
+        self.started = {}
 
     def start(self, name, *options):
-        config = self.tmp_path / f"{name}.conf"
-        config.write_text("[options]\n\n[cti_connector]\nreconcile_interval = 1\n")
-        argv = [
-            sys.executable,
-            os.path.join(ODOO_DIR, "odoo-bin"),
-            "-c",
-            str(config),
-            f"--addons-path={ADDONS_PATH}",
-            "--db_host=127.0.0.1",
-            "-d",
-            DATABASE,
-            "--db-filter",
-            f"^{DATABASE}$",
-            "--load=base,web,cti_connector",
-            "--http-interface=127.0.0.1",
-            f"--http-port={lab.free_port('tcp')}",
-            f"--logfile={self.tmp_path / (name + '.log')}",
-            "--max-cron-threads=0",
-            *options,
-        ]
-        process = subprocess.Popen(argv, start_new_session=True)
-        self.processes.append(process)
-        return process
+        server = OdooServer(
+            self.tmp_path, DATABASE, ODOO_DIR, name=name, addons=ADDONS_PATH, options=options
+        )
+        self.started[name] = server.start()
+        return server
 
     def log(self, name):
-        path = self.tmp_path / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        return self.started[name].log()
 
     @staticmethod
-    def kill(process):
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+    def kill(server):
+        server.kill()
 
     @staticmethod
-    def pids(process):
+    def pids(server):
         """The server's process and its children (prefork workers)."""
-        out = subprocess.run(
-            ["ps", "-o", "pid=", "--ppid", str(process.pid)],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout
-        return {process.pid, *(int(pid) for pid in out.split())}
+        return server.pids()
 
     def stop_all(self):
-        for process in self.processes:
-            self.kill(process)
+        for server in self.started.values():
+            server.kill()
 
 
 @pytest.fixture

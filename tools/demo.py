@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ import types
 from pathlib import Path
 
 import lab
+from lab.odoo import OdooServer, odoo_argv
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,24 +32,6 @@ USERS = [("alice", "alice", "1001", "sip1001"), ("bob", "bob", "1002", "sip1002"
 
 def say(text):
     print(f"[cti] {text}", flush=True)
-
-
-def odoo_command(odoo_dir, *args):
-    addons = RUN_DIR / "addons"
-    addons.mkdir(parents=True, exist_ok=True)
-    link = addons / "cti_connector"
-    if not link.exists():
-        link.symlink_to(REPO)
-    return [
-        sys.executable,
-        str(Path(odoo_dir) / "odoo-bin"),
-        f"--addons-path={odoo_dir}/addons,{addons}",
-        "--db_host=127.0.0.1",
-        "--db_port=5432",
-        "-d",
-        DATABASE,
-        *args,
-    ]
 
 
 def psql(database, sql, **variables):
@@ -85,8 +67,9 @@ def up(odoo_dir):
     exists = database_exists().strip()
     say(f"{'updating' if exists else 'creating'} the demo database {DATABASE} (about a minute)")
     subprocess.run(
-        odoo_command(
+        odoo_argv(
             odoo_dir,
+            DATABASE,
             "-u" if exists else "-i",
             "cti_connector",
             "--stop-after-init",
@@ -121,17 +104,12 @@ def up(odoo_dir):
         STATE.write_text(json.dumps({"sip_port": kamailio.sip_port, "domain": DOMAIN}))
         stack.callback(STATE.unlink, missing_ok=True)
 
-        odoo = subprocess.Popen(
-            odoo_command(
-                odoo_dir,
-                f"--http-port={HTTP_PORT}",
-                "--http-interface=127.0.0.1",
-                "--load=base,web,cti_connector",
-                f"--logfile={log}",
-            )
-        )
-        stack.callback(_stop_process, odoo)
-        wait_http(HTTP_PORT, odoo)
+        odoo = OdooServer(RUN_DIR, DATABASE, odoo_dir, http_port=HTTP_PORT, crons=True)
+        stack.enter_context(odoo)
+        try:
+            odoo.wait_http()
+        except lab.LabError as exc:
+            raise SystemExit(str(exc)) from None
         print(
             f"""
   Odoo         http://127.0.0.1:{HTTP_PORT}/odoo   (database {DATABASE})
@@ -145,29 +123,8 @@ def up(odoo_dir):
             flush=True,
         )
         with contextlib.suppress(KeyboardInterrupt):
-            odoo.wait()
+            odoo.proc.wait()
         say("stopping")
-
-
-def wait_http(port, process, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"Odoo exited with {process.returncode}; see {RUN_DIR / 'odoo.log'}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.5)
-    raise SystemExit(f"Odoo did not answer on port {port} within {timeout}s")
-
-
-def _stop_process(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def call(extension, caller="+49301234567", talk_s=20.0):
