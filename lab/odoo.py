@@ -125,11 +125,15 @@ class OdooServer:
         self.proc = subprocess.Popen(self.argv(), start_new_session=True, stdin=subprocess.DEVNULL)
         return self
 
+    def poll(self):
+        """None while the server runs, else its exit code (as ``Popen.poll``)."""
+        return self.proc.poll()
+
     def log(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def _alive(self):
-        if self.proc.poll() is not None:
+        if self.poll() is not None:
             raise LabError(f"Odoo exited with {self.proc.returncode}; see {self.log_path}")
 
     def wait_for_log(self, text, timeout=120):
