@@ -76,6 +76,22 @@ def far_failure_cause(code):
     return f"failed ({code})"
 
 
+# The keys of the reference's call object, in the reference's order: ``Cti.Connector`` hands
+# every one of them to integrations, even when empty; colleagues see these and no more
+# (``models/cti_line_state.py``).
+REFERENCE_CALL_KEYS = (
+    "id",
+    "cid",
+    "cause",
+    "direction",
+    "destination",
+    "destinationName",
+    "source",
+    "sourceName",
+    "status",
+)
+
+
 @dataclasses.dataclass
 class Call:
     """The reference call object; ``id`` is stable from the first event to the last."""

@@ -12,6 +12,7 @@ from .events import (
     ACTIVITY_EVENTS,
     CALL_EVENTS,
     FINAL_EVENTS,
+    REFERENCE_CALL_KEYS,
     RINGING_EVENTS,
     SESSION_STATES,
     TROUBLE_STATES,
@@ -30,4 +31,5 @@ def as_json():
         "sessionStates": list(SESSION_STATES),
         "troubleStates": list(TROUBLE_STATES),
         "controls": list(CONTROLS),
+        "referenceCallKeys": list(REFERENCE_CALL_KEYS),
     }

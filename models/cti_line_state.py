@@ -27,19 +27,7 @@ OFFLINE_AGENT_STATES = ("logged_out", "failed")
 # What colleagues see of a call: the reference's call object and the partner's id, whose
 # name each browser reads with its own user's rights; never the partner's or lead's name
 # as the call's owner found it.
-SHARED_CALL_KEYS = (
-    "id",
-    "cid",
-    "cause",
-    "direction",
-    "destination",
-    "destinationName",
-    "source",
-    "sourceName",
-    "status",
-    "partnerId",
-    "transferredTo",
-)
+SHARED_CALL_KEYS = (*events.REFERENCE_CALL_KEYS, "partnerId", "transferredTo")
 
 
 def line_state(calls):

@@ -47,6 +47,20 @@ class TestSessionInfo(HttpCase):
         self.assertEqual(
             terms["controls"], ["answer", "terminate", "hold", "transfer", "consult", "complete"]
         )
+        self.assertEqual(
+            terms["referenceCallKeys"],
+            [
+                "id",
+                "cid",
+                "cause",
+                "direction",
+                "destination",
+                "destinationName",
+                "source",
+                "sourceName",
+                "status",
+            ],
+        )
         self.assertEqual(set(terms["sessionStateLabels"]), set(terms["sessionStates"]))
         self.assertEqual(terms["sessionStateLabels"]["failed"], "Failed")
         static = file_path("cti_connector/static/src")
@@ -60,5 +74,6 @@ class TestSessionInfo(HttpCase):
                     '["HANGUP", "CANCEL"]',
                     '"reconnecting", "failed"',
                     '"answered", "transferred"',
+                    '"destinationName",',
                 ):
                     self.assertNotIn(copy, source, f"{name} copies a list of vocabulary.js")

@@ -1,5 +1,7 @@
 /** @odoo-module **/
 
+import { REFERENCE_CALL_KEYS } from "../core/vocabulary";
+
 /*
  * The reference's constants, `Cti.log` and its call object, as VoIPstudio's CTI Connector
  * defines them (see connector.js for `Cti.Connector` and docs/javascript_api.rst).
@@ -52,18 +54,6 @@ export const CALL_CODE = Object.freeze({
     REJECTED: /^[56]\d{2}$/,
 });
 
-// Every key of the reference's call object, in its order: present even when empty.
-const CALL_KEYS = [
-    "id",
-    "cid",
-    "cause",
-    "direction",
-    "destination",
-    "destinationName",
-    "source",
-    "sourceName",
-    "status",
-];
 // The softphone's bookkeeping on the calls of the `cti` service, not part of an event.
 const CLIENT_KEYS = ["events", "since", "connectedAt", "endedAt"];
 
@@ -92,7 +82,7 @@ export function log(message) {
 /** The reference call object: every reference key (empty when unknown), then our extras. */
 export function referenceCall(call) {
     const result = {};
-    for (const key of CALL_KEYS) {
+    for (const key of REFERENCE_CALL_KEYS) {
         result[key] = call[key] ?? "";
     }
     for (const [key, value] of Object.entries(call)) {

@@ -23,6 +23,8 @@ export const SESSION_STATES = vocabulary.sessionStates || [];
 export const SESSION_STATE_LABELS = vocabulary.sessionStateLabels || {};
 /** Session states in which the session says why (its last error) until it is back. */
 export const TROUBLE_STATES = vocabulary.troubleStates || [];
+/** The keys of the reference's call object, in its order (Cti.Connector's calls have all). */
+export const REFERENCE_CALL_KEYS = vocabulary.referenceCallKeys || [];
 /** What a call may offer in `call.controls`. */
 export const CONTROLS = vocabulary.controls || [];
 /** Outcomes of the call log (cti.call's status) of a call that was talked on. */
