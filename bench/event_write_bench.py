@@ -21,29 +21,11 @@ import argparse
 import cProfile
 import io
 import pstats
-import sys
 import time
 import uuid
 
 from bench import odoo_lab
-from bench.odoo_lab import percentile
-
-
-def event(name, call_id, extension):
-    return {
-        "name": name,
-        "call": {
-            "id": call_id,
-            "cid": f"{call_id}@bench",
-            "direction": "INBOUND",
-            "source": odoo_lab.CALLER,
-            "sourceName": "",
-            "destination": extension,
-            "destinationName": "",
-            "status": name,
-            "cause": "",
-        },
-    }
+from bench.odoo_lab import inbound_event, percentile
 
 
 def main():
@@ -56,15 +38,8 @@ def main():
     parser.add_argument("--sort", default="cumulative", help="cProfile sort key")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(odoo_lab.ODOO_DIR))
-    import odoo
+    registry = odoo_lab.odoo_registry(args.db)
     from odoo import SUPERUSER_ID, api
-    from odoo.modules.registry import Registry
-
-    odoo.tools.config.parse_config(
-        [f"--addons-path={odoo_lab.addons_path()}", f"--db_host={odoo_lab.DB_HOST}"]
-    )
-    registry = Registry(args.db)
     from odoo.addons.cti_connector.service.push_memory import PushMemory
 
     with registry.cursor() as cr:
@@ -101,18 +76,18 @@ def main():
         return times
 
     # warm the registry's caches (ormcache, prefetch) as a running service has them
-    push_batch([(users[0][0], event("RINGING", f"warm-{tag}", users[0][1]))])
+    push_batch([(users[0][0], inbound_event("RINGING", f"warm-{tag}", users[0][1]))])
     if args.warm:
         # each user had a call before: their per-user caches (access rights, record rules)
         # are warm, as in a server that has been running for a while
         for user_id, extension in users:
-            push_batch([(user_id, event("RINGING", f"warm-{tag}-{user_id}", extension))])
+            push_batch([(user_id, inbound_event("RINGING", f"warm-{tag}-{user_id}", extension))])
     profiler = cProfile.Profile() if args.profile else None
     start = time.perf_counter()
     if profiler:
         profiler.enable()
-    ringing = [(uid, event("RINGING", f"{tag}-{uid}", ext)) for uid, ext in users]
-    cancel = [(uid, event("CANCEL", f"{tag}-{uid}", ext)) for uid, ext in users]
+    ringing = [(uid, inbound_event("RINGING", f"{tag}-{uid}", ext)) for uid, ext in users]
+    cancel = [(uid, inbound_event("CANCEL", f"{tag}-{uid}", ext)) for uid, ext in users]
     results = [
         ("push RINGING", write_all(ringing, push_batch)),
         ("push CANCEL", write_all(cancel, push_batch)),

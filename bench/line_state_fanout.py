@@ -19,30 +19,12 @@ written per line change. The rows it writes are deleted at the end.
 
 import argparse
 import json
-import sys
 import threading
 import time
 import uuid
 
 from bench import odoo_lab
-from bench.odoo_lab import percentile
-
-
-def ringing(name, call_id, extension):
-    return {
-        "name": name,
-        "call": {
-            "id": call_id,
-            "cid": f"{call_id}@bench",
-            "direction": "INBOUND",
-            "source": odoo_lab.CALLER,
-            "sourceName": "",
-            "destination": extension,
-            "destinationName": "",
-            "status": name,
-            "cause": "",
-        },
-    }
+from bench.odoo_lab import inbound_event, percentile
 
 
 def main():
@@ -53,15 +35,8 @@ def main():
     args = parser.parse_args()
 
     odoo_lab.prepare_database(args.db, args.users)
-    sys.path.insert(0, str(odoo_lab.ODOO_DIR))
-    import odoo
+    registry = odoo_lab.odoo_registry(args.db)
     from odoo import SUPERUSER_ID, api
-    from odoo.modules.registry import Registry
-
-    odoo.tools.config.parse_config(
-        [f"--addons-path={odoo_lab.addons_path()}", f"--db_host={odoo_lab.DB_HOST}"]
-    )
-    registry = Registry(args.db)
     from odoo.addons.cti_connector.service.config import ServiceConfig
     from odoo.addons.cti_connector.service.host import ServiceHost
 
@@ -98,12 +73,12 @@ def main():
             call_id = f"{tag}-{label}-{user_id}"
             queued[call_id] = time.time()
             host.push_lane.events.put(
-                (user_id, ringing("RINGING", call_id, extension), "ready", time.monotonic())
+                (user_id, inbound_event("RINGING", call_id, extension), "ready", time.monotonic())
             )
             if gap:
                 time.sleep(gap)
         for user_id, extension in users:
-            payload = ringing("CANCEL", f"{tag}-{label}-{user_id}", extension)
+            payload = inbound_event("CANCEL", f"{tag}-{label}-{user_id}", extension)
             host.push_lane.events.put((user_id, payload, "ready", time.monotonic()))
         channel_json = json.dumps(list(channel), separators=(",", ":"))
         deadline = time.monotonic() + 120

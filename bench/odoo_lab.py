@@ -11,6 +11,7 @@ import os
 import re
 import select
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -47,6 +48,36 @@ def addons_path():
 
 def odoo_argv(db, *options):
     return lab_odoo.odoo_argv(ODOO_DIR, db, *options)
+
+
+def odoo_registry(db):
+    """Odoo imported into this process, configured as the lab's servers are, and the
+    registry of ``db``: for benchmarks that call the models without a server."""
+    sys.path.insert(0, str(ODOO_DIR))
+    import odoo  # noqa: PLC0415 - found only now
+    from odoo.modules.registry import Registry  # noqa: PLC0415
+
+    odoo.tools.config.parse_config([f"--addons-path={addons_path()}", f"--db_host={DB_HOST}"])
+    return Registry(db)
+
+
+def inbound_event(name, call_id, extension):
+    """The event ``name`` of an inbound call from CALLER to ``extension``, as an agent
+    reports it."""
+    return {
+        "name": name,
+        "call": {
+            "id": call_id,
+            "cid": f"{call_id}@bench",
+            "direction": "INBOUND",
+            "source": CALLER,
+            "sourceName": "",
+            "destination": extension,
+            "destinationName": "",
+            "status": name,
+            "cause": "",
+        },
+    }
 
 
 def sql(db, query, params=()):
