@@ -1,3 +1,5 @@
+import json
+
 from odoo.tests import TransactionCase, new_test_user
 
 CTI_USER_GROUPS = "base.group_user,cti_connector.group_cti_user"
@@ -77,3 +79,20 @@ class CtiCommon(TransactionCase):
                 **values,
             }
         )
+
+
+def web_login(case, user):
+    """Log ``user`` (password: their login) in as a person does in the browser, through
+    ``/web/session/authenticate`` (an interactive login), in the session of the HttpCase
+    ``case``.
+
+    :return: the session info Odoo answers with
+    """
+    case.authenticate(None, None)
+    credentials = {"db": case.env.cr.dbname, "login": user.login, "password": user.login}
+    response = case.url_open(
+        "/web/session/authenticate",
+        data=json.dumps({"params": credentials}),
+        headers={"Content-Type": "application/json"},
+    )
+    return response.json()["result"]

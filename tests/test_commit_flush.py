@@ -8,7 +8,6 @@ the loss, which is otherwise a matter of when the collector happens to run, alwa
 """
 
 import gc
-import json
 import threading
 from unittest.mock import patch
 
@@ -17,7 +16,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..service.config import ServiceConfig
 from ..service.database import Database
-from .common import CTI_USER_GROUPS
+from .common import CTI_USER_GROUPS, web_login
 
 _commit = TestCursor.commit
 
@@ -58,21 +57,7 @@ class TestCommitFlush(HttpCase):
         alice.write({"auto_login": True, "session_wanted": False})
         for attempt in range(3):
             alice.session_wanted = False
-            self.authenticate(None, None)
-            response = self.url_open(
-                "/web/session/authenticate",
-                data=json.dumps(
-                    {
-                        "params": {
-                            "db": self.env.cr.dbname,
-                            "login": self.alice.login,
-                            "password": self.alice.login,
-                        }
-                    }
-                ),
-                headers={"Content-Type": "application/json"},
-            )
-            self.assertEqual(response.json()["result"]["uid"], self.alice.id)
+            self.assertEqual(web_login(self, self.alice)["uid"], self.alice.id)
             alice.invalidate_recordset(["session_wanted"])
             self.assertTrue(alice.session_wanted, f"web login {attempt + 1}")
 

@@ -1,10 +1,8 @@
 """The JSON routes on their own (no PBX): what they refuse at once, and to whom."""
 
-import json
-
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from .common import CTI_USER_GROUPS
+from .common import CTI_USER_GROUPS, web_login
 
 
 @tagged("post_install", "-at_install")
@@ -81,21 +79,7 @@ class TestRoutes(HttpCase):
         )
         self.assertEqual(uid, self.alice.id)
         self.assertFalse(self.account.session_wanted)
-        self.authenticate(None, None)
-        response = self.url_open(
-            "/web/session/authenticate",
-            data=json.dumps(
-                {
-                    "params": {
-                        "db": self.env.cr.dbname,
-                        "login": self.alice.login,
-                        "password": self.alice.login,
-                    }
-                }
-            ),
-            headers={"Content-Type": "application/json"},
-        )
-        self.assertEqual(response.json()["result"]["uid"], self.alice.id)
+        self.assertEqual(web_login(self, self.alice)["uid"], self.alice.id)
         self.account.invalidate_recordset(["session_wanted"])
         self.assertTrue(self.account.session_wanted)
 
