@@ -1,5 +1,7 @@
 import json
+import threading
 
+from odoo.addons.bus.models.bus import dispatch
 from odoo.tests import TransactionCase, new_test_user
 
 CTI_USER_GROUPS = "base.group_user,cti_connector.group_cti_user"
@@ -96,3 +98,21 @@ def web_login(case, user):
         headers={"Content-Type": "application/json"},
     )
     return response.json()["result"]
+
+
+def wake_websockets(case):
+    """Wake the browsers' websockets as PostgreSQL's NOTIFY would after a commit, until
+    ``case`` ends: test cursors never commit, so the bus's own wake-up (a post-commit hook)
+    never runs."""
+    stop = threading.Event()
+
+    def wake():
+        while not stop.wait(0.2):
+            for websockets in list(dispatch._channels_to_ws.values()):
+                for websocket in list(websockets):
+                    websocket.trigger_notification_dispatching()
+
+    thread = threading.Thread(target=wake, name="cti-test-bus-wake", daemon=True)
+    thread.start()
+    case.addCleanup(thread.join)
+    case.addCleanup(stop.set)

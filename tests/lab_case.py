@@ -14,11 +14,9 @@ saved beforehand, never through ``self.env`` records.
 import json
 import logging
 import tempfile
-import threading
 import time
 import unittest
 
-from odoo.addons.bus.models.bus import dispatch
 from odoo.tests import HttpCase, new_test_user
 from odoo.tools import SQL
 
@@ -177,19 +175,3 @@ class CtiLabCase(HttpCase):
             time.sleep(0.2)
         got = [e["name"] for e in self.cti_events(partner_id)]
         self.fail(f"no {name} for partner {partner_id}; got {got}")
-
-    def wake_websockets(self):
-        """Wake the browsers' websockets as PostgreSQL's NOTIFY would after a commit: test
-        cursors never commit, so the bus's own wake-up (a post-commit hook) never runs."""
-        stop = threading.Event()
-
-        def wake():
-            while not stop.wait(0.2):
-                for websockets in list(dispatch._channels_to_ws.values()):
-                    for websocket in list(websockets):
-                        websocket.trigger_notification_dispatching()
-
-        thread = threading.Thread(target=wake, name="cti-test-bus-wake", daemon=True)
-        thread.start()
-        self.addCleanup(thread.join)
-        self.addCleanup(stop.set)

@@ -19,7 +19,7 @@ from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import HOST, ChromeBrowser
 
-from .common import CTI_USER_GROUPS
+from .common import CTI_USER_GROUPS, wake_websockets
 from .lab_case import CtiLabCase
 
 LOGIN = "cti_pop_alice"
@@ -188,7 +188,7 @@ class TestScreenPopTour(CtiLabCase, WebsocketCase):
         self.user_opener = self.opener
         self.start_service()
         self.addCleanup(self.wait_for_callers)
-        self.wake_websockets()
+        wake_websockets(self)
         self.assertEqual(self.make_jsonrpc_request("/cti/login"), {"queued": True})
         self.wait_for_event(self.partner_id, "READY")
 

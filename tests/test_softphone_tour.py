@@ -18,7 +18,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
 from .. import lab
-from .common import CTI_USER_GROUPS
+from .common import CTI_USER_GROUPS, wake_websockets
 from .lab_case import CtiLabCase
 
 TOUR_TIMEOUT = 180
@@ -55,7 +55,7 @@ class SoftphoneTourCase(CtiLabCase, WebsocketCase):
         self.caller = None  # the SIPp caller a "ring" signal starts, with these options:
         self.caller_options = {"until_bye": True}
         self.listen_to_tours()
-        self.wake_websockets()
+        wake_websockets(self)
 
     # -- the world outside the browser ---------------------------------------------------
 

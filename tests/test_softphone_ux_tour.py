@@ -12,12 +12,11 @@ import time
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
-from odoo.addons.bus.models.bus import dispatch
 from odoo.addons.bus.tests.common import WebsocketCase
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
-from .common import CTI_USER_GROUPS
+from .common import CTI_USER_GROUPS, wake_websockets
 
 SIGNAL_PREFIX = "cti_ux:"
 LOGIN = "cti_ux_alice"
@@ -78,7 +77,7 @@ class SoftphoneUxCase(WebsocketCase):
         self.screenshots = []
         self.signal_errors = []
         self.listen_to_tours()
-        self.wake_websockets()
+        wake_websockets(self)
 
     def listen_to_tours(self):
         handle_console = ChromeBrowser._handle_console
@@ -119,21 +118,6 @@ class SoftphoneUxCase(WebsocketCase):
             threading.Thread(target=self.send_call_event, args=(name, call_id), kwargs=call).start()
         else:
             self.signal_errors.append(action)
-
-    def wake_websockets(self):
-        """Test cursors never commit: wake the websockets as the bus's NOTIFY would."""
-        stop = threading.Event()
-
-        def wake():
-            while not stop.wait(0.2):
-                for websockets in list(dispatch._channels_to_ws.values()):
-                    for websocket in list(websockets):
-                        websocket.trigger_notification_dispatching()
-
-        thread = threading.Thread(target=wake, name="cti-ux-bus-wake", daemon=True)
-        thread.start()
-        self.addCleanup(thread.join)
-        self.addCleanup(stop.set)
 
     def send_call_event(self, name, call_id, **call):
         """Write a call event for alice as the service host does."""
