@@ -1,8 +1,9 @@
 """The call report's pivot view in headless Chromium, on calls logged the way the service
 logs them (``cti.call._cti_record_event`` with the engine's event sequences)."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+from odoo import fields
 from odoo.tests import HttpCase, tagged
 
 from .common import CTI_USER_GROUPS
@@ -10,8 +11,19 @@ from .common import CTI_USER_GROUPS
 
 @tagged("post_install", "-at_install")
 class TestCallReportTour(HttpCase):
+    @staticmethod
+    def call_start():
+        """A few minutes ago, but never before this month began: the report opens on the
+        current month (``search_default_start_date``), in the browser's zone, which is the
+        server's (UTC) here. A fixed date went out of view when the month turned."""
+        now = fields.Datetime.now()
+        start = now - timedelta(minutes=3)
+        if start.month != now.month:
+            start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return start
+
     def log_call(self, user, call_id, direction, names, talk_seconds=0):
-        start = datetime(2026, 11, 20, 9, 0, 0)
+        start = self.call_start()
         call = {
             "id": call_id,
             "direction": direction,
