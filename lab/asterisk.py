@@ -18,7 +18,6 @@ from .common import (
     free_port,
 )
 from .pbx_base import LabPbx
-from .pki import TestPki
 
 ASTERISK_DIR = CONF_DIR / "asterisk"
 
@@ -128,19 +127,11 @@ class Asterisk(LabPbx):
         if not self.binary:
             raise LabError(f"Asterisk not found - {ASTERISK_HINT}")
         self.mod_dir, self.data_dir = _asterisk_dirs(self.binary)
-        self.run_dir = Path(run_dir) / "asterisk"
-        self.users = dict(users or {"1001": "secret1001", "1002": "secret1002"})
-        self.domain = domain
-        self.gateway = gateway
-        self.sip_port = sip_port or free_port("udp")
-        self.ws_port = ws_port or free_port("tcp")
-        self.tls = tls
-        self.wss_port = (wss_port or free_port("tcp")) if tls else None
+        self._init_common(run_dir, users, domain, gateway, sip_port, ws_port, tls, wss_port)
         # the Manager Interface (manager.conf): what the CTI service's Asterisk driver uses
         self.ami_port = ami_port or free_port("tcp")
         self.ami_user = ami_user
         self.ami_secret = ami_secret
-        self.pki = TestPki(self.run_dir / "tls") if tls else None
         self.config_dir = Path(config_dir)
         self.etc_dir = self.run_dir / "etc"
         self.conf_path = self.etc_dir / "asterisk.conf"

@@ -13,11 +13,9 @@ from .common import (
     LabError,
     _sip_probe,
     _tcp_listening,
-    free_port,
     require_binary,
 )
 from .pbx_base import LabPbx
-from .pki import TestPki
 
 KAMAILIO_CFG = CONF_DIR / "kamailio" / "kamailio.cfg"
 TLS_MODULE_HINT = "apt-get install kamailio-tls-modules"
@@ -99,12 +97,7 @@ class Kamailio(LabPbx):
     ) -> None:
         super().__init__()
         self.binary = require_binary("kamailio")
-        self.run_dir = Path(run_dir) / "kamailio"
-        self.users = dict(users or {"1001": "secret1001", "1002": "secret1002"})
-        self.domain = domain
-        self.gateway = gateway
-        self.sip_port = sip_port or free_port("udp")
-        self.ws_port = ws_port or free_port("tcp")
+        self._init_common(run_dir, users, domain, gateway, sip_port, ws_port, tls, wss_port)
         self.debug_level = debug_level
         self.cfg = Path(cfg)
         self.db_dir = self.run_dir / "db"
@@ -112,9 +105,6 @@ class Kamailio(LabPbx):
         self.pid_path = self.run_dir / "kamailio.pid"
         self.ctl_path = self.run_dir / "kamailio_ctl"
         self._log_offset = 0
-        self.tls = tls
-        self.wss_port = (wss_port or free_port("tcp")) if tls else None
-        self.pki = TestPki(self.run_dir / "tls") if tls else None
         self.tls_cfg_path = self.run_dir / "tls.cfg"
 
     # -- properties -------------------------------------------------------

@@ -7,8 +7,11 @@ import re
 import time
 from pathlib import Path
 
-from .common import LOOPBACK, LabError, _Managed, _tcp_bindable, wait_until
+from .common import LOOPBACK, LabError, _Managed, _tcp_bindable, free_port, wait_until
 from .pki import TestPki
+
+# the lab's extensions and their SIP passwords, unless a test asks for others
+DEFAULT_USERS = {"1001": "secret1001", "1002": "secret1002"}
 
 
 class LabPbx(_Managed):
@@ -25,6 +28,30 @@ class LabPbx(_Managed):
     log_path: Path
     pki: TestPki | None
     _log_offset = 0
+
+    def _init_common(
+        self,
+        run_dir: Path | str,
+        users: dict[str, str] | None,
+        domain: str,
+        gateway: tuple[str, int] | None,
+        sip_port: int | None,
+        ws_port: int | None,
+        tls: bool,
+        wss_port: int | None,
+    ) -> None:
+        """Take what every lab PBX is given: a folder of its own under ``run_dir`` (named
+        after the PBX), the users and their passwords, the domain, the PSTN ``gateway``,
+        the ports (free ones where none is given) and, with ``tls``, a private CA."""
+        self.run_dir = Path(run_dir) / self.name
+        self.users = dict(users or DEFAULT_USERS)
+        self.domain = domain
+        self.gateway = gateway
+        self.sip_port = sip_port or free_port("udp")
+        self.ws_port = ws_port or free_port("tcp")
+        self.tls = tls
+        self.wss_port = (wss_port or free_port("tcp")) if tls else None
+        self.pki = TestPki(self.run_dir / "tls") if tls else None
 
     @property
     def sip_uri(self) -> str:

@@ -1,8 +1,13 @@
 import json
 import threading
+from datetime import timedelta
+from unittest.mock import patch
 
 from odoo.addons.bus.models.bus import dispatch
 from odoo.tests import TransactionCase, new_test_user
+from odoo.tests.common import ChromeBrowser
+
+from ..cti_engine.events import FINAL_EVENTS
 
 CTI_USER_GROUPS = "base.group_user,cti_connector.group_cti_user"
 CTI_MANAGER_GROUPS = "base.group_user,cti_connector.group_cti_manager"
@@ -83,6 +88,22 @@ class CtiCommon(TransactionCase):
         )
 
 
+def log_call(env, user, call, names, start, talk_seconds=0):
+    """Record a whole call of ``user`` as the service's log lane does: the events ``names``
+    of the call object ``call`` in order, each two seconds after the one before it, except
+    the final HANGUP or CANCEL, which comes ``talk_seconds`` after it.
+
+    :return: the ``cti.call`` record
+    """
+    when = start
+    for name in names:
+        when += timedelta(seconds=talk_seconds if name in FINAL_EVENTS else 2)
+        record = env["cti.call"]._cti_record_event(
+            user, {"name": name, "call": {**call, "status": name}}, when=when
+        )
+    return record
+
+
 def web_login(case, user):
     """Log ``user`` (password: their login) in as a person does in the browser, through
     ``/web/session/authenticate`` (an interactive login), in the session of the HttpCase
@@ -116,3 +137,22 @@ def wake_websockets(case):
     thread.start()
     case.addCleanup(thread.join)
     case.addCleanup(stop.set)
+
+
+TOUR_SIGNAL_PREFIX = "cti_tour:"
+"""What a tour step logs to ask its test to act (``static/tests/tours/utils/steps.js``)."""
+
+
+def listen_to_tour_signals(case):
+    """Until ``case`` ends, hand each ``cti_tour:<action>`` line a tour logs in the browser's
+    console to ``case.on_tour_signal(browser, action)``. It runs in the browser's message
+    thread: anything slow belongs in a thread of its own."""
+    handle_console = ChromeBrowser._handle_console
+
+    def handle_tour_console(browser, type, args=None, stackTrace=None, **kw):  # noqa: A002
+        text = str((args or [{}])[0].get("value", ""))
+        if type == "log" and text.startswith(TOUR_SIGNAL_PREFIX):
+            case.on_tour_signal(browser, text[len(TOUR_SIGNAL_PREFIX) :])
+        return handle_console(browser, type, args, stackTrace, **kw)
+
+    case.startPatcher(patch.object(ChromeBrowser, "_handle_console", handle_tour_console))

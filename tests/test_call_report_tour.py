@@ -6,7 +6,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
-from .common import CTI_USER_GROUPS
+from .common import CTI_USER_GROUPS, log_call
 
 
 @tagged("post_install", "-at_install")
@@ -23,23 +23,15 @@ class TestCallReportTour(HttpCase):
         return start
 
     def log_call(self, user, call_id, direction, names, talk_seconds=0):
-        start = self.call_start()
+        inbound = direction == "INBOUND"
         call = {
             "id": call_id,
             "direction": direction,
-            "source": "+4930123456" if direction == "INBOUND" else "1001",
-            "destination": "1001" if direction == "INBOUND" else "+4930123456",
+            "source": "+4930123456" if inbound else "1001",
+            "destination": "1001" if inbound else "+4930123456",
+            "cause": "missed" if names[-1] == "CANCEL" else "hangup",
         }
-        when = start
-        for name in names:
-            if name in ("HANGUP", "CANCEL"):
-                when += timedelta(seconds=talk_seconds)
-            else:
-                when += timedelta(seconds=2)
-            cause = "missed" if name == "CANCEL" else "hangup"
-            self.env["cti.call"]._cti_record_event(
-                user, {"name": name, "call": {**call, "status": name, "cause": cause}}, when=when
-            )
+        log_call(self.env, user, call, names, self.call_start(), talk_seconds)
 
     def test_pivot_shows_the_logged_calls(self):
         caller = self.env["res.users"].create(

@@ -13,11 +13,13 @@ from datetime import datetime, timedelta
 from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 
+from .common import log_call
 from .test_softphone_ux_tour import SoftphoneUxCase
 
 ADA_NUMBER = "+14155550123"
 UNKNOWN_NUMBER = "+14155550199"
 TALK_SECONDS = 6
+LOGGED_EVENTS = ("INITIAL", "ACCEPTED", "RINGING", "CONNECTED", "HANGUP")
 
 
 class LiveCallUxCase(SoftphoneUxCase):
@@ -91,22 +93,12 @@ class LiveCallUxCase(SoftphoneUxCase):
         call = {**self.outbound(call_id), "status": "HANGUP", "cause": "remote hangup"}
         with self.registry.cursor() as cr:
             self.push(api.Environment(cr, SUPERUSER_ID, {}), "HANGUP", call)
-        hung_up = datetime.now()
-        connected = hung_up - timedelta(seconds=TALK_SECONDS)
-        events = (
-            ("INITIAL", connected - timedelta(seconds=4)),
-            ("ACCEPTED", connected - timedelta(seconds=3)),
-            ("RINGING", connected - timedelta(seconds=2)),
-            ("CONNECTED", connected),
-            ("HANGUP", hung_up),
-        )
+        # its four events two seconds apart, then the talk, ending now
+        start = datetime.now() - timedelta(seconds=8 + TALK_SECONDS)
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             alice = env["res.users"].browse(self.alice.id)
-            for name, when in events:
-                env["cti.call"]._cti_record_event(
-                    alice, {"name": name, "call": {**call, "status": name}}, when=when
-                )
+            log_call(env, alice, call, LOGGED_EVENTS, start, TALK_SECONDS)
 
 
 @tagged("post_install", "-at_install")

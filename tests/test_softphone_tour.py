@@ -11,19 +11,16 @@ browser: start the service host, pick up the desk phone, take a screenshot.
 """
 
 import threading
-from unittest.mock import patch
 
 from odoo.addons.bus.tests.common import WebsocketCase
 from odoo.tests import new_test_user, tagged
-from odoo.tests.common import ChromeBrowser
 
 from .. import lab
-from .common import CTI_USER_GROUPS, wake_websockets
+from .common import CTI_USER_GROUPS, listen_to_tour_signals, wake_websockets
 from .lab_case import CtiLabCase
 
 TOUR_TIMEOUT = 180
 FAR_END = "+4989555000"  # Far End GmbH's number, 089 555000 in Germany
-SIGNAL_PREFIX = "cti_tour:"
 
 
 class SoftphoneTourCase(CtiLabCase, WebsocketCase):
@@ -54,7 +51,7 @@ class SoftphoneTourCase(CtiLabCase, WebsocketCase):
         self.signal_errors = []
         self.caller = None  # the SIPp caller a "ring" signal starts, with these options:
         self.caller_options = {"until_bye": True}
-        self.listen_to_tours()
+        listen_to_tour_signals(self)
         wake_websockets(self)
 
     # -- the world outside the browser ---------------------------------------------------
@@ -63,18 +60,6 @@ class SoftphoneTourCase(CtiLabCase, WebsocketCase):
         far = self.sipp.uas(behaviour, **options)
         self.addCleanup(far.stop)  # the gateway port is the next test's
         return far
-
-    def listen_to_tours(self):
-        handle_console = ChromeBrowser._handle_console
-        test = self
-
-        def handle_tour_console(browser, type, args=None, stackTrace=None, **kw):  # noqa: A002
-            text = str((args or [{}])[0].get("value", ""))
-            if type == "log" and text.startswith(SIGNAL_PREFIX):
-                test.on_tour_signal(browser, text[len(SIGNAL_PREFIX) :])
-            return handle_console(browser, type, args, stackTrace, **kw)
-
-        self.startPatcher(patch.object(ChromeBrowser, "_handle_console", handle_tour_console))
 
     def on_tour_signal(self, browser, action):
         """Runs in the browser's message thread: anything slow goes to a thread of its own."""

@@ -3,7 +3,7 @@ Chromium at a desktop (1440×900) and a phone size (390×844).
 
 No PBX here: the account is marked logged in and ready, commands are only queued, and the
 test writes the call events the service host would send (``cti_connector/event`` on the
-user's bus channel). A tour step logging ``cti_ux:<action>`` asks the test to act: send a
+user's bus channel). A tour step logging ``cti_tour:<action>`` asks the test to act: send a
 live call event, take a screenshot.
 """
 
@@ -16,9 +16,8 @@ from odoo.addons.bus.tests.common import WebsocketCase
 from odoo.tests import new_test_user, tagged
 from odoo.tests.common import ChromeBrowser
 
-from .common import CTI_USER_GROUPS, wake_websockets
+from .common import CTI_USER_GROUPS, listen_to_tour_signals, log_call, wake_websockets
 
-SIGNAL_PREFIX = "cti_ux:"
 LOGIN = "cti_ux_alice"
 
 CONTROLS = {
@@ -76,20 +75,11 @@ class SoftphoneUxCase(WebsocketCase):
         super().setUp()
         self.screenshots = []
         self.signal_errors = []
-        self.listen_to_tours()
+        listen_to_tour_signals(self)
+        self.emulate_browser_size()
         wake_websockets(self)
 
-    def listen_to_tours(self):
-        handle_console = ChromeBrowser._handle_console
-        test = self
-
-        def handle_tour_console(browser, type, args=None, stackTrace=None, **kw):  # noqa: A002
-            text = str((args or [{}])[0].get("value", ""))
-            if type == "log" and text.startswith(SIGNAL_PREFIX):
-                test.on_tour_signal(browser, text[len(SIGNAL_PREFIX) :])
-            return handle_console(browser, type, args, stackTrace, **kw)
-
-        self.startPatcher(patch.object(ChromeBrowser, "_handle_console", handle_tour_console))
+    def emulate_browser_size(self):
         navigate_to = ChromeBrowser.navigate_to
         width, height = (int(size) for size in self.browser_size.replace(",", "x").split("x"))
 
@@ -140,18 +130,10 @@ class SoftphoneUxCase(WebsocketCase):
             )
 
     def log_call(self, call_id, names, direction="OUTBOUND", talk_seconds=0, **call):
-        """A finished call in alice's call log, recorded as the service's log lane does."""
-        when = datetime.now() - timedelta(minutes=30)
-        for name in names:
-            when += timedelta(seconds=talk_seconds if name in ("HANGUP", "CANCEL") else 2)
-            self.env["cti.call"]._cti_record_event(
-                self.alice,
-                {
-                    "name": name,
-                    "call": {"id": call_id, "direction": direction, "status": name, **call},
-                },
-                when=when,
-            )
+        """A finished call in alice's call log, half an hour ago."""
+        call = {"id": call_id, "direction": direction, **call}
+        start = datetime.now() - timedelta(minutes=30)
+        log_call(self.env, self.alice, call, names, start, talk_seconds)
 
     def run_tour(self, tour, url="/odoo"):
         self.start_tour(url, tour, login=LOGIN, timeout=120)

@@ -1,31 +1,16 @@
 /** @odoo-module **/
 
 import { registry } from "@web/core/registry";
+import { pause, signal } from "@cti_connector/../tests/tours/utils/steps";
 
 /*
  * A call as the user lives it on the record it is about (issue 17), started by
  * tests/test_live_call_ux_tour.py at a desktop and a phone size. No PBX: a step logging
- * "cti_ux:<action>" asks the Python test to push call events, log a call or take a
- * screenshot.
+ * "cti_tour:<action>" (utils/steps.js) asks the Python test to push call events, log a call
+ * or take a screenshot.
  */
 
 const BUS_TIMEOUT = 20000;
-
-function signal(action) {
-    return {
-        content: `Python side: ${action}`,
-        trigger: "body",
-        run: () => console.log(`cti_ux:${action}`),
-    };
-}
-
-function pause(ms) {
-    return {
-        content: `Let ${ms} ms pass`,
-        trigger: "body",
-        run: () => new Promise((resolve) => setTimeout(resolve, ms)),
-    };
-}
 
 /** The element the user sees at the middle of `element`, or what covers it. */
 function seenAt(element) {

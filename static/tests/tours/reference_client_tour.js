@@ -1,6 +1,7 @@
 /** @odoo-module **/
 
 import { registry } from "@web/core/registry";
+import { signal } from "@cti_connector/../tests/tours/utils/steps";
 
 /*
  * The reference API in the backend (tests/test_reference_client.py): a client written for
@@ -37,14 +38,6 @@ const PLATFORM_HTML = `
     <div>Events: <span id="events"></span></div>
     <ul id="alerts"></ul>
 </div>`;
-
-function signal(action) {
-    return {
-        content: `Python side: ${action}`,
-        trigger: "body",
-        run: () => console.log(`cti_tour:${action}`),
-    };
-}
 
 function check(content, test) {
     return {

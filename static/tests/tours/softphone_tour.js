@@ -1,6 +1,7 @@
 /** @odoo-module **/
 
 import { registry } from "@web/core/registry";
+import { pause, signal } from "@cti_connector/../tests/tours/utils/steps";
 
 /*
  * Tours of the softphone against the real service, Kamailio, baresip and SIPp, started by
@@ -11,22 +12,6 @@ import { registry } from "@web/core/registry";
  */
 
 const SIP_TIMEOUT = 30000;
-
-function signal(action) {
-    return {
-        content: `Python side: ${action}`,
-        trigger: "body",
-        run: () => console.log(`cti_tour:${action}`),
-    };
-}
-
-function pause(ms) {
-    return {
-        content: `Let ${ms} ms pass`,
-        trigger: "body",
-        run: () => new Promise((resolve) => setTimeout(resolve, ms)),
-    };
-}
 
 function openSoftphone() {
     return [

@@ -1,28 +1,14 @@
 /** @odoo-module **/
 
 import { registry } from "@web/core/registry";
+import { pause, signal } from "@cti_connector/../tests/tours/utils/steps";
 
 /*
  * What a new user meets in the softphone (issue 17), started by
  * tests/test_softphone_ux_tour.py at a desktop and a phone size. No PBX: a step logging
- * "cti_ux:<action>" asks the Python test to send a live call event or take a screenshot.
+ * "cti_tour:<action>" (utils/steps.js) asks the Python test to send a live call event or
+ * take a screenshot.
  */
-
-function signal(action) {
-    return {
-        content: `Python side: ${action}`,
-        trigger: "body",
-        run: () => console.log(`cti_ux:${action}`),
-    };
-}
-
-function pause(ms) {
-    return {
-        content: `Let ${ms} ms pass`,
-        trigger: "body",
-        run: () => new Promise((resolve) => setTimeout(resolve, ms)),
-    };
-}
 
 function openSoftphone() {
     return [
