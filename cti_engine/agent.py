@@ -403,7 +403,7 @@ class UserAgent(LineWatch, CallControl):
         self._subscription = None
         self.emit(activity("ERROR", why))
 
-    def _on_close(self, reason):
+    def _on_close(self, why):
         self.transactions.clear()
         self._subscription = None
         if self._refresh_timer:
@@ -417,12 +417,10 @@ class UserAgent(LineWatch, CallControl):
         if not self._outage_reported:
             self._outage_reported = True
             if was_ready:
-                why = notice(notices.CONNECTION_LOST, reason=reason)
+                problem = notice(notices.CONNECTION_LOST, **why)
             else:
-                why = notice(
-                    notices.PBX_UNREACHABLE, url=safe_url(self.config.ws_url), reason=reason
-                )
-            self.emit(activity("ERROR", why))
+                problem = notice(notices.PBX_UNREACHABLE, url=safe_url(self.config.ws_url), **why)
+            self.emit(activity("ERROR", problem))
         self._schedule_retry(self.transport.connect, self.backoff.next_delay())
 
     def _schedule_retry(self, action, delay):

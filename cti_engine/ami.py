@@ -26,6 +26,12 @@ import secrets
 import socket
 import threading
 
+from .notices import (
+    REASON_CANNOT_CONNECT,
+    REASON_CLOSED_BY_PBX,
+    REASON_CONNECTION_BROKEN,
+    connection_reason,
+)
 from .transport import Backoff
 
 _logger = logging.getLogger(__name__)
@@ -120,10 +126,12 @@ class AmiClient:
     """One Manager Interface connection, kept up with backoff; callbacks in the reactor.
 
     :param on_event: ``on_event(message)`` for every event (a dict)
-    :param on_state: ``on_state(state, reason)`` when the state changes: ``"ready"`` once
+    :param on_state: ``on_state(state, why)`` when the state changes: ``"ready"`` once
         logged in, ``"down"`` when the connection is lost or cannot be made (retrying),
         ``"refused"`` when the PBX refuses the login (retrying too, more slowly: a secret
-        may be fixed on the PBX side)
+        may be fixed on the PBX side). ``why`` is ``{}``, or for ``"down"`` the params of
+        :func:`notices.connection_reason`, or for ``"refused"`` ``{"reason": the PBX's
+        message}``
     """
 
     def __init__(
@@ -170,7 +178,7 @@ class AmiClient:
             self._connect()
 
     def stop(self):
-        self._set_state("stopped", "")
+        self._set_state("stopped", {})
         self._close()
         if self._retry_timer is not None:
             self._retry_timer.cancel()
@@ -198,14 +206,14 @@ class AmiClient:
                 sock.sendall(data)
         except OSError as exc:
             _logger.info("CTI AMI %s:%s: send failed: %s", self.host, self.port, exc)
-            self._lost(self._generation, f"send failed: {exc}")
+            self._lost(self._generation, connection_reason(REASON_CONNECTION_BROKEN, exc))
 
     # -- connection ------------------------------------------------------------------------
 
     def _connect(self):
         self._retry_timer = None
         self._generation += 1
-        self._set_state("connecting", "")
+        self._set_state("connecting", {})
         thread = threading.Thread(
             target=self._connect_and_read,
             args=(self._generation,),
@@ -218,12 +226,13 @@ class AmiClient:
         try:
             sock = socket.create_connection((self.host, self.port), self.connect_timeout)
         except OSError as exc:
-            self.reactor.call_soon(self._lost, generation, f"cannot connect: {exc}")
+            why = connection_reason(REASON_CANNOT_CONNECT, exc)
+            self.reactor.call_soon(self._lost, generation, why)
             return
         sock.settimeout(None)
         self.reactor.call_soon(self._opened, generation, sock)
         splitter = MessageSplitter()
-        reason = "connection closed by the PBX"
+        why = connection_reason(REASON_CLOSED_BY_PBX)
         try:
             while True:
                 data = sock.recv(65536)
@@ -232,8 +241,8 @@ class AmiClient:
                 for lines in splitter.feed(data):
                     self.reactor.call_soon(self._on_message, generation, parse_message(lines))
         except OSError as exc:
-            reason = f"connection lost: {exc}"
-        self.reactor.call_soon(self._lost, generation, reason)
+            why = connection_reason(REASON_CONNECTION_BROKEN, exc)
+        self.reactor.call_soon(self._lost, generation, why)
 
     def _opened(self, generation, sock):
         if generation != self._generation or self.state == "stopped":
@@ -251,11 +260,11 @@ class AmiClient:
             return  # the connection went; _lost retries
         if response.get("Response", "").lower() == "success":
             self.backoff.reset()
-            self._set_state("ready", "")
+            self._set_state("ready", {})
             return
         message = response.get("Message") or "login refused"
         self._close()
-        self._set_state("refused", message)
+        self._set_state("refused", {"reason": message})
         self._schedule_retry(max(5.0, self.backoff.next_delay()))
 
     def _on_message(self, generation, message):
@@ -275,11 +284,11 @@ class AmiClient:
         if entry is not None:
             entry[0](None)
 
-    def _lost(self, generation, reason):
+    def _lost(self, generation, why):
         if generation != self._generation or self.state in ("stopped", "refused"):
             return
         self._close()
-        self._set_state("down", reason)
+        self._set_state("down", why)
         self._schedule_retry(self.backoff.next_delay())
 
     def _schedule_retry(self, delay):
@@ -297,13 +306,13 @@ class AmiClient:
             timer.cancel()
             callback(None)
 
-    def _set_state(self, state, reason):
+    def _set_state(self, state, why):
         """Tell ``on_state`` about changes only: a login refused at every retry, or a PBX
         down for an hour, is one report, not one per attempt."""
         self.state = state
         if state not in ("connecting", self._reported):
             self._reported = state
-            self.on_state(state, reason)
+            self.on_state(state, why)
 
 
 def _close_quietly(sock):

@@ -114,7 +114,7 @@ class AsteriskDriver(ChannelFollower, drivers.PbxDriver):
         if self._agents.get(agent.config.username) is agent:
             del self._agents[agent.config.username]
 
-    def _on_state(self, state, reason):
+    def _on_state(self, state, why):
         where = f"{self.client.host}:{self.client.port}"
         if state == "ready":
             self.client.send_action("CoreShowChannels")
@@ -124,10 +124,10 @@ class AsteriskDriver(ChannelFollower, drivers.PbxDriver):
             return
         if state == "refused":
             problem = notice(
-                notices.MANAGER_REFUSED, address=where, user=self.client.username, reason=reason
+                notices.MANAGER_REFUSED, address=where, user=self.client.username, **why
             )
         elif state == "down":
-            problem = notice(notices.MANAGER_DOWN, address=where, reason=reason)
+            problem = notice(notices.MANAGER_DOWN, address=where, **why)
         else:
             return
         self._forget_channels()

@@ -80,6 +80,39 @@ ACTIONS = (
 # The account settings ACCOUNT_UNUSABLE may name.
 SETTINGS = ("username", "auth_username", "domain", "ws_url")
 
+# Why a connection to the PBX (SIP over WebSocket, or the Manager Interface) ended or could
+# not be made: the ``reason`` parameter of CONNECTION_LOST, PBX_UNREACHABLE and MANAGER_DOWN.
+# The system's own words, where there are any ("[Errno 111] Connection refused", OpenSSL's
+# verify message), come in ``detail``, shown as they are.
+REASON_CLOSED_BY_PBX = "closed_by_pbx"
+REASON_CANNOT_CONNECT = "cannot_connect"  # detail
+REASON_CONNECTION_BROKEN = "connection_broken"  # detail
+REASON_NO_KEEPALIVE_ANSWER = "no_keepalive_answer"
+REASON_NOT_SIP = "not_sip"  # the server refused the WebSocket subprotocol "sip"
+REASON_REDIRECT = "redirect"  # the PBX answered with a redirect, which is never followed
+REASON_TLS_UNVERIFIED = "tls_unverified"  # detail
+REASON_TOO_MUCH = "too_much"  # detail: what the PBX sent beyond the limits
+REASONS = (
+    REASON_CLOSED_BY_PBX,
+    REASON_CANNOT_CONNECT,
+    REASON_CONNECTION_BROKEN,
+    REASON_NO_KEEPALIVE_ANSWER,
+    REASON_NOT_SIP,
+    REASON_REDIRECT,
+    REASON_TLS_UNVERIFIED,
+    REASON_TOO_MUCH,
+)
+
+
+def connection_reason(reason, detail=None):
+    """The parameters saying why a connection ended: ``reason``, one of :data:`REASONS`, and
+    the first line of ``detail`` (text or an exception), if any."""
+    why = {"reason": reason}
+    if detail is not None:
+        text = str(detail) or type(detail).__name__
+        why["detail"] = text.splitlines()[0][:200]
+    return why
+
 
 @dataclasses.dataclass(frozen=True)
 class Notice:

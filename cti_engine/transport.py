@@ -14,6 +14,18 @@ from urllib.parse import urlsplit
 
 import websocket
 
+from .notices import (
+    REASON_CANNOT_CONNECT,
+    REASON_CLOSED_BY_PBX,
+    REASON_CONNECTION_BROKEN,
+    REASON_NO_KEEPALIVE_ANSWER,
+    REASON_NOT_SIP,
+    REASON_REDIRECT,
+    REASON_TLS_UNVERIFIED,
+    REASON_TOO_MUCH,
+    connection_reason,
+)
+
 _logger = logging.getLogger(__name__)
 
 # Reader threads spend their life blocked in recv(); they need little stack.
@@ -61,7 +73,8 @@ class WebSocketTransport:
 
     :param on_open: ``on_open()`` once the handshake succeeded
     :param on_frame: ``on_frame(text)`` for every SIP message received
-    :param on_close: ``on_close(reason)`` when an open connection or an attempt ends
+    :param on_close: ``on_close(why)`` when an open connection or an attempt ends; ``why``
+        is the ``reason`` (and ``detail``) parameters of :func:`notices.connection_reason`
     """
 
     def __init__(
@@ -118,7 +131,7 @@ class WebSocketTransport:
             return True
         except (OSError, websocket.WebSocketException) as exc:
             _logger.info("CTI WebSocket send to %s failed: %s", safe_url(self.url), exc)
-            self._drop(self._generation, f"send failed: {exc}")
+            self._drop(self._generation, connection_reason(REASON_CONNECTION_BROKEN, exc))
             return False
 
     def close(self):
@@ -146,18 +159,18 @@ class WebSocketTransport:
                 redirect_limit=0,
             )
         except Exception as exc:  # noqa: BLE001 - every failure means "not connected"
-            self.reactor.call_soon(self._attempt_failed, generation, _describe(exc))
+            why = _describe(exc, REASON_CANNOT_CONNECT)
+            self.reactor.call_soon(self._attempt_failed, generation, why)
             return
         if ws.subprotocol != "sip":
             _close_quietly(ws)
-            self.reactor.call_soon(
-                self._attempt_failed, generation, "the server did not accept the 'sip' subprotocol"
-            )
+            why = connection_reason(REASON_NOT_SIP)
+            self.reactor.call_soon(self._attempt_failed, generation, why)
             return
         ws.settimeout(None)
         _limit_frames(ws, MAX_FRAME_BYTES)
         self.reactor.call_soon(self._opened, generation, ws)
-        reason = "closed by the PBX"
+        why = connection_reason(REASON_CLOSED_BY_PBX)
         try:
             while True:
                 opcode, payload = ws.recv_data(control_frame=True)
@@ -173,8 +186,8 @@ class WebSocketTransport:
                         self._handed += 1
                         self.reactor.call_soon(self._deliver, generation, payload)
         except Exception as exc:  # noqa: BLE001 - a broken connection, whatever the cause
-            reason = _describe(exc)
-        self.reactor.call_soon(self._drop, generation, reason)
+            why = _describe(exc, REASON_CONNECTION_BROKEN)
+        self.reactor.call_soon(self._drop, generation, why)
 
     def _opened(self, generation, ws):
         if generation != self._generation:
@@ -185,16 +198,16 @@ class WebSocketTransport:
         self._schedule_keepalive()
         self.on_open()
 
-    def _attempt_failed(self, generation, reason):
+    def _attempt_failed(self, generation, why):
         if generation == self._generation:
-            self.on_close(reason)
+            self.on_close(why)
 
     def _deliver(self, generation, payload):
         self._delivered += 1
         if generation == self._generation:
             self.on_frame(payload)
 
-    def _drop(self, generation, reason):
+    def _drop(self, generation, why):
         if generation != self._generation or self._ws is None:
             return
         self._generation += 1
@@ -202,7 +215,7 @@ class WebSocketTransport:
         if self._keepalive_timer:
             self._keepalive_timer.cancel()
         _close_quietly(ws)
-        self.on_close(reason)
+        self.on_close(why)
 
     def _schedule_keepalive(self):
         self._keepalive_timer = self.reactor.call_later(self.keepalive, self._keepalive_tick)
@@ -212,12 +225,12 @@ class WebSocketTransport:
         if ws is None:
             return
         if time.monotonic() - self._last_rx > 2.5 * self.keepalive:
-            self._drop(self._generation, "no answer to keepalive pings")
+            self._drop(self._generation, connection_reason(REASON_NO_KEEPALIVE_ANSWER))
             return
         try:
             ws.ping()
         except (OSError, websocket.WebSocketException) as exc:
-            self._drop(self._generation, f"keepalive failed: {exc}")
+            self._drop(self._generation, connection_reason(REASON_CONNECTION_BROKEN, exc))
             return
         self._schedule_keepalive()
 
@@ -282,16 +295,15 @@ def _close_quietly(ws):
         pass
 
 
-def _describe(exc):
+def _describe(exc, otherwise):
+    """Why ``exc`` ended the connection (the params of :func:`notices.connection_reason`):
+    ``otherwise`` with the exception's own words unless it is one the user can act on."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         # OpenSSL's own wording ("[SSL: CERTIFICATE_VERIFY_FAILED] ... (_ssl.c:1006)") does
         # not tell an administrator what is wrong or what to do about it.
-        detail = exc.verify_message or exc.reason or "verification failed"
-        return (
-            f"its TLS certificate could not be verified: {detail}; if the PBX uses a "
-            "private CA, set its CA bundle"
-        )
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, websocket.WebSocketException) and "Redirect" in text:
-        return "the PBX answered with a redirect, which is never followed: set its final URL"
-    return text.splitlines()[0][:200]
+        return connection_reason(REASON_TLS_UNVERIFIED, exc.verify_message or exc.reason or exc)
+    if isinstance(exc, FrameTooLarge):
+        return connection_reason(REASON_TOO_MUCH, exc)
+    if isinstance(exc, websocket.WebSocketException) and "Redirect" in str(exc):
+        return connection_reason(REASON_REDIRECT)
+    return connection_reason(otherwise, exc)

@@ -132,6 +132,22 @@ SETTING_TEXT = {
     "domain": _lt("SIP domain"),
     "ws_url": _lt("WebSocket URL"),
 }
+# Why a connection to the PBX ended (``reason``), with the system's words in ``detail``.
+REASON_TEXT = {
+    N.REASON_CLOSED_BY_PBX: _lt("closed by the PBX"),
+    N.REASON_CANNOT_CONNECT: _lt("cannot connect: %(detail)s"),
+    N.REASON_CONNECTION_BROKEN: _lt("connection broken: %(detail)s"),
+    N.REASON_NO_KEEPALIVE_ANSWER: _lt("no answer to keepalive pings"),
+    N.REASON_NOT_SIP: _lt("the server did not accept the WebSocket subprotocol 'sip'"),
+    N.REASON_REDIRECT: _lt(
+        "the PBX answered with a redirect, which is never followed: set its final URL"
+    ),
+    N.REASON_TLS_UNVERIFIED: _lt(
+        "its TLS certificate could not be verified: %(detail)s; if the PBX uses a private CA, "
+        "set its CA bundle"
+    ),
+    N.REASON_TOO_MUCH: _lt("the PBX sent more than is accepted: %(detail)s"),
+}
 # One wording per call cause the engine gives (a cause not listed is shown as it comes).
 CAUSE_TEXT = {
     "hangup": _lt("Hung up"),
@@ -191,6 +207,9 @@ class CtiNotice(models.AbstractModel):
             words["setting"] = self._cti_word(SETTING_TEXT, words["setting"])
         if "cause" in words:
             words["cause"] = self._cti_cause(words["cause"])
+        reason = REASON_TEXT.get(words.get("reason"))
+        if reason:
+            words["reason"] = self.env._(reason) % _Lenient(words)
         if code == N.PBX_ACTION_FAILED:
             destination = words.get("destination")
             words["destination"] = f"{self.env._('to %s', destination)} " if destination else ""

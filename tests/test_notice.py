@@ -5,7 +5,7 @@ from odoo.tests import tagged
 
 from ..cti_engine import notices
 from ..cti_engine.events import OWN_PHONE_CAUSES, activity
-from ..models.cti_notice import ACTION_TEXT, CAUSE_TEXT, NOTICE_TEXT, SETTING_TEXT
+from ..models.cti_notice import ACTION_TEXT, CAUSE_TEXT, NOTICE_TEXT, REASON_TEXT, SETTING_TEXT
 from ..service.push_memory import PushMemory
 from .common import CtiCommon
 
@@ -24,7 +24,9 @@ PARAMS = {
     "number": "abc",
 }
 CODES = [
-    value for name, value in vars(notices).items() if name.isupper() and isinstance(value, str)
+    value
+    for name, value in vars(notices).items()
+    if name.isupper() and isinstance(value, str) and not name.startswith("REASON_")
 ]
 
 
@@ -47,6 +49,38 @@ class TestNotice(CtiCommon):
         self.assertEqual(set(ACTION_TEXT), set(notices.ACTIONS))
         self.assertEqual(set(SETTING_TEXT), set(notices.SETTINGS))
         self.assertLessEqual(set(OWN_PHONE_CAUSES), set(CAUSE_TEXT))
+        self.assertEqual(set(REASON_TEXT), set(notices.REASONS))
+
+    def test_why_a_connection_ended_is_worded_with_the_systems_own_words(self):
+        url = "wss://pbx.example.com/ws"
+        for reason in notices.REASONS:
+            why = notices.connection_reason(reason, ConnectionRefusedError(111, "refused"))
+            text = self.message(notices.PBX_UNREACHABLE, url=url, **why)
+            self.assertNotIn(f"({reason}", text)  # worded, not shown as its code
+            self.assertNotIn("%(", text)
+        unverified = notices.connection_reason(
+            notices.REASON_TLS_UNVERIFIED, "unable to get local issuer certificate"
+        )
+        self.assertEqual(
+            self.message(notices.PBX_UNREACHABLE, url=url, **unverified),
+            "Cannot reach the PBX at wss://pbx.example.com/ws (its TLS certificate could not be "
+            "verified: unable to get local issuer certificate; if the PBX uses a private CA, "
+            "set its CA bundle); retrying.",
+        )
+        refused = notices.connection_reason(
+            notices.REASON_CANNOT_CONNECT, ConnectionRefusedError(111, "Connection refused")
+        )
+        self.assertIn(
+            "at 127.0.0.1:5038 (cannot connect: [Errno 111] Connection refused); retrying.",
+            self.message(notices.MANAGER_DOWN, address="127.0.0.1:5038", **refused),
+        )
+        # a reason that is no code (the PBX's own message) is shown as it came
+        self.assertIn(
+            "(Authentication failed)",
+            self.message(
+                notices.MANAGER_REFUSED, address="a:1", user="cti", reason="Authentication failed"
+            ),
+        )
 
     def test_the_words_an_admin_needs_are_there(self):
         hint = self.message(notices.NO_CALL_STATE, user="1001")

@@ -12,6 +12,7 @@ import time
 import pytest
 from recorder import EventRecorder
 
+from cti_engine import notices
 from cti_engine.ami import MAX_MESSAGE, AmiClient, MessageSplitter, UnsafeAction, format_action
 from cti_engine.asterisk import AsteriskDriver
 from cti_engine.asterisk_channels import same_number
@@ -71,7 +72,7 @@ def client_for(reactor, pbx, states, events):
         "cti",
         "secret",
         events,
-        lambda state, reason: states({"name": state, "message": reason}),
+        lambda state, why: states({"name": state, **why}),
     )
     reactor.run_sync(client.start)
     return client
@@ -107,11 +108,33 @@ def test_refused_login_is_reported_once(reactor, states):
     client = client_for(reactor, pbx, states, EventRecorder())
     try:
         refused = states.wait_for("refused")
-        assert refused["message"] == "Authentication failed"
+        assert refused["reason"] == "Authentication failed"
         assert b"Secret: secret" in pbx.received
     finally:
         reactor.run_sync(client.stop)
         pbx.close()
+
+
+def test_an_unreachable_manager_interface_says_why_in_codes(reactor, states):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = AmiClient(
+        reactor,
+        "127.0.0.1",
+        port,
+        "cti",
+        "secret",
+        EventRecorder(),
+        lambda state, why: states({"name": state, **why}),
+    )
+    reactor.run_sync(client.start)
+    try:
+        down = states.wait_for("down")
+        assert down["reason"] == notices.REASON_CANNOT_CONNECT
+        assert "refused" in down["detail"].lower()  # the system's own words, as they came
+    finally:
+        reactor.run_sync(client.stop)
 
 
 def test_line_breaks_never_reach_the_stream():

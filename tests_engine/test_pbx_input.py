@@ -11,7 +11,7 @@ import time
 import pytest
 from recorder import EventRecorder
 
-from cti_engine import AgentConfig, UserAgent, dialoginfo, tracker, transport
+from cti_engine import AgentConfig, UserAgent, dialoginfo, notices, tracker, transport
 from lab.hostile import HostilePbx
 
 NS = 'xmlns="urn:ietf:params:xml:ns:dialog-info"'
@@ -163,7 +163,7 @@ def test_a_redirect_is_never_followed(reactor, caplog):
     try:
         agent.login()
         error = events.wait_for("ERROR")
-        assert "redirect" in error["params"]["reason"]
+        assert error["params"]["reason"] == notices.REASON_REDIRECT
         time.sleep(1)
         assert redirector.requests >= 1
         assert pbx.connections == 0
