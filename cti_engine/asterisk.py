@@ -39,7 +39,7 @@ import secrets
 from . import drivers, notices
 from .ami import AmiClient, UnsafeAction
 from .asterisk_channels import ChannelFollower
-from .events import Call, CallEvent, Direction, activity, call_event
+from .events import PBX_CONNECTION_LOST, Call, CallEvent, Direction, activity, call_event
 from .notices import notice
 from .tracker import stable_call_id
 
@@ -145,7 +145,7 @@ class AsteriskDriver(ChannelFollower, drivers.PbxDriver):
         self._bridges.clear()
         self._held.clear()
         for consult in list(self._consults.values()):
-            self._end_consult(consult, "connection to the PBX lost")
+            self._end_consult(consult, PBX_CONNECTION_LOST)
 
     # -- controls -----------------------------------------------------------------------------
 

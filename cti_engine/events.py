@@ -46,6 +46,10 @@ OWN_PHONE_CAUSES = (
     PHONE_UNREACHABLE,
 )
 TROUBLE_STATES = ("reconnecting", "failed")
+# Causes of a call the agent ends because the session does: the connection to the PBX (or
+# to its Manager Interface) is gone, or the user logged out.
+PBX_CONNECTION_LOST = "connection to the PBX lost"
+LOGGED_OUT = "logged out"
 
 
 def phone_failure_cause(code):

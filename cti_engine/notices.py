@@ -23,12 +23,12 @@ NO_CALL_STATE = "no_call_state"  # user
 EVENTS_NOT_SUPPORTED = "events_not_supported"
 WATCHING_FORBIDDEN = "watching_forbidden"  # user
 WATCHING_REFUSED = "watching_refused"  # status
-CONNECTION_LOST = "connection_lost"  # reason
-PBX_UNREACHABLE = "pbx_unreachable"  # url, reason
+CONNECTION_LOST = "connection_lost"  # reason (and detail), see REASONS
+PBX_UNREACHABLE = "pbx_unreachable"  # url, reason (and detail), see REASONS
 # Manager Interface (Asterisk)
 MANAGER_BACK = "manager_back"
-MANAGER_REFUSED = "manager_refused"  # address, user, reason
-MANAGER_DOWN = "manager_down"  # address, reason
+MANAGER_REFUSED = "manager_refused"  # address, user, reason: the PBX's own message
+MANAGER_DOWN = "manager_down"  # address, reason (and detail), see REASONS
 MANAGER_NOT_CONNECTED = "manager_not_connected"
 # Calls
 NOT_CONNECTED = "not_connected"
