@@ -4,8 +4,9 @@ A mixin of :class:`~.agent.UserAgent`, in the reactor thread like the rest of th
 A login opens the WebSocket connection; once it is open the agent subscribes to the user's
 line (``watch``), whose first 2xx makes it READY. A connection that drops or cannot be made
 is retried with backoff, without limit, and reported once per outage (why, in the codes of
-``notices.REASONS``); an account that cannot work (a bad setting, refused credentials) fails
-the session instead, until the next login.
+``notices.REASONS``). A setting that cannot work fails the session instead, until the next
+login: an account setting that cannot go into SIP, credentials the PBX refuses, or a PBX
+that will not report the user's calls (``watch``).
 """
 
 from . import notices

@@ -209,15 +209,20 @@ class CtiNotice(models.AbstractModel):
             words["cause"] = self._cti_cause(words["cause"])
         reason = REASON_TEXT.get(words.get("reason"))
         if reason:
-            words["reason"] = self.env._(reason) % _Lenient(words)
+            words["reason"] = self._cti_fill(reason, words, code)
         if code == N.PBX_ACTION_FAILED:
             destination = words.get("destination")
             words["destination"] = f"{self.env._('to %s', destination)} " if destination else ""
+        return self._cti_fill(template, words, code)
+
+    def _cti_fill(self, wording, words, code):
+        """``wording`` in the environment's language, with ``words`` filled in; in English
+        when its translation does not fit them."""
         try:
-            return self.env._(template) % _Lenient(words)
-        except (TypeError, ValueError):  # a translation that does not fit its parameters
-            _logger.warning("CTI: the wording of %s does not fit %s", code, params)
-            return template._translate("en_US") % _Lenient(words)
+            return self.env._(wording) % _Lenient(words)
+        except (TypeError, ValueError):
+            _logger.warning("CTI: the wording of %s does not fit %s", code, words)
+            return wording._translate("en_US") % _Lenient(words)
 
     @api.model
     def _cti_cause(self, cause):

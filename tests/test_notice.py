@@ -1,6 +1,9 @@
 """The engine's notice codes worded for the user: every code has its sentence, the pushed
 events carry it as the reference's ``message``, in the user's language."""
 
+from unittest.mock import patch
+
+from odoo import api
 from odoo.tests import tagged
 
 from ..cti_engine import notices
@@ -81,6 +84,23 @@ class TestNotice(CtiCommon):
                 notices.MANAGER_REFUSED, address="a:1", user="cti", reason="Authentication failed"
             ),
         )
+
+    def test_a_translation_that_does_not_fit_falls_back_to_english(self):
+        why = notices.connection_reason(notices.REASON_CANNOT_CONNECT, "Connection refused")
+
+        def misfit(env, source, *args, **kwargs):
+            return "%(nope)d"  # no such parameter, and not a number
+
+        with (
+            patch.object(api.Environment, "_", misfit),
+            self.assertLogs("odoo.addons.cti_connector.models.cti_notice", "WARNING") as logs,
+        ):
+            text = self.message(notices.CONNECTION_LOST, **why)
+        self.assertEqual(
+            text,
+            "Lost the connection to the PBX (cannot connect: Connection refused); reconnecting.",
+        )
+        self.assertEqual(len(logs.output), 2)  # the reason's wording and the sentence's
 
     def test_the_words_an_admin_needs_are_there(self):
         hint = self.message(notices.NO_CALL_STATE, user="1001")
