@@ -13,6 +13,7 @@ from odoo import api, models
 from odoo.tools.translate import LazyTranslate
 
 from ..cti_engine import notices as N
+from ..cti_engine.events import LOGGED_OUT, PBX_CONNECTION_LOST
 from ..service.sweep import UNSEEN_CAUSE
 
 _lt = LazyTranslate(__name__)
@@ -167,8 +168,8 @@ CAUSE_TEXT = {
     "phone not registered": _lt("Your phone is not registered"),
     "phone not answered": _lt("Not answered on your phone"),
     "phone unreachable": _lt("Your phone could not be reached"),
-    "connection to the PBX lost": _lt("Connection to the PBX lost"),
-    "logged out": _lt("Logged out"),
+    PBX_CONNECTION_LOST: _lt("Connection to the PBX lost"),
+    LOGGED_OUT: _lt("Logged out"),
     "ended while the connection was down": _lt("Ended while the connection was down"),
     "no longer reported by the PBX": _lt("No longer reported by the PBX"),
     "the caller hung up": _lt("The caller hung up"),

@@ -7,7 +7,7 @@ from odoo import api
 from odoo.tests import tagged
 
 from ..cti_engine import notices
-from ..cti_engine.events import OWN_PHONE_CAUSES, activity
+from ..cti_engine.events import LOGGED_OUT, OWN_PHONE_CAUSES, PBX_CONNECTION_LOST, activity
 from ..models.cti_notice import ACTION_TEXT, CAUSE_TEXT, NOTICE_TEXT, REASON_TEXT, SETTING_TEXT
 from ..service.push_memory import PushMemory
 from .common import CtiCommon
@@ -51,7 +51,7 @@ class TestNotice(CtiCommon):
         self.assertEqual(set(NOTICE_TEXT), set(CODES))
         self.assertEqual(set(ACTION_TEXT), set(notices.ACTIONS))
         self.assertEqual(set(SETTING_TEXT), set(notices.SETTINGS))
-        self.assertLessEqual(set(OWN_PHONE_CAUSES), set(CAUSE_TEXT))
+        self.assertLessEqual({*OWN_PHONE_CAUSES, PBX_CONNECTION_LOST, LOGGED_OUT}, set(CAUSE_TEXT))
         self.assertEqual(set(REASON_TEXT), set(notices.REASONS))
 
     def test_why_a_connection_ended_is_worded_with_the_systems_own_words(self):
